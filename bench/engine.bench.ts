@@ -1,0 +1,108 @@
+/**
+ * npm run bench:engine — what the engine adds on top of the network.
+ *
+ * For the generated benchmark voice (the compute of a published medium voice) and
+ * sentences of about 30, 100 and 400 phoneme ids, prints the median milliseconds of:
+ *   bare   onnxruntime `session.run` on precomputed ids (the floor),
+ *   whole  the library's text → PCM path (phonemize, ids, inference, int16),
+ * their ratio, and phonemization alone per sentence. The two paths alternate in
+ * one loop on the same session settings, so machine noise hits both alike.
+ * Targets: whole ≤ 1.05 × bare at 100 ids; phonemization ≤ 3 ms median.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { PiperVoice, writeBenchVoice } from '@app/piper';
+
+const SENTENCES: Record<string, string> = {
+  '~30 ids': 'The quick brown fox.',
+  '~100 ids': 'The quick brown fox jumps over the lazy dog near the river bank today.',
+  '~400 ids':
+    'Once upon a time, in a small village at the edge of a great forest, there lived an old ' +
+    'clockmaker who spent his days repairing the watches of travellers, and his nights ' +
+    'building a wonderful machine that could sing every song he had ever heard as a child.',
+};
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
+const WARMUP = 3;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+async function main(): Promise<void> {
+  const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
+  const dir = await mkdtemp(join(tmpdir(), 'bench-voice-'));
+  try {
+    const { modelPath } = await writeBenchVoice(dir);
+    const voice = await PiperVoice.load(modelPath, { intraOpThreads: threads });
+    const bare = await ort.InferenceSession.create(modelPath, {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    });
+    const { noiseScale, lengthScale, noiseW } = voice.config.inference;
+    console.log(`benchmark voice, ${threads} intra-op thread(s), ${ROUNDS} rounds, median ms`);
+    console.log('sentence   ids  audio s  bare ms  whole ms  whole/bare  phonemize ms  RTF(bare)');
+
+    for (const [label, text] of Object.entries(SENTENCES)) {
+      const sentences = voice.phonemize(text);
+      const ids = sentences.flatMap((phonemes) => voice.phonemesToIds(phonemes));
+      const feeds = {
+        input: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+        input_lengths: new ort.Tensor('int64', BigInt64Array.of(BigInt(ids.length)), [1]),
+        scales: new ort.Tensor('float32', Float32Array.of(noiseScale, lengthScale, noiseW), [3]),
+      };
+      const bareMs: number[] = [];
+      const wholeMs: number[] = [];
+      const phonemizeMs: number[] = [];
+      let audioSeconds = 0;
+      for (let round = 0; round < WARMUP + ROUNDS; round++) {
+        let started = performance.now();
+        await bare.run(feeds);
+        const bareElapsed = performance.now() - started;
+
+        started = performance.now();
+        const result = await voice.synthesizeAll(text);
+        const wholeElapsed = performance.now() - started;
+        audioSeconds = result.pcm.length / result.sampleRate;
+
+        started = performance.now();
+        voice.phonemize(text);
+        const phonemizeElapsed = performance.now() - started;
+        if (round >= WARMUP) {
+          bareMs.push(bareElapsed);
+          wholeMs.push(wholeElapsed);
+          phonemizeMs.push(phonemizeElapsed / sentences.length);
+        }
+      }
+      const bareMedian = median(bareMs);
+      const wholeMedian = median(wholeMs);
+      console.log(
+        [
+          label.padEnd(9),
+          String(ids.length).padStart(4),
+          audioSeconds.toFixed(2).padStart(8),
+          bareMedian.toFixed(1).padStart(8),
+          wholeMedian.toFixed(1).padStart(9),
+          (wholeMedian / bareMedian).toFixed(3).padStart(11),
+          median(phonemizeMs).toFixed(2).padStart(13),
+          (bareMedian / 1000 / audioSeconds).toFixed(3).padStart(10),
+        ].join(' '),
+      );
+    }
+    await bare.release();
+    await voice.release();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

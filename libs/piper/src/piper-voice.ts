@@ -1,0 +1,280 @@
+/**
+ * A loaded Piper voice: configuration, network and phonemizer, turning text into
+ * 16-bit PCM sentence by sentence exactly as piper1-gpl does
+ * (../shared/PIPER_CONTRACT.md §3–§6).
+ */
+import { basename } from 'node:path';
+import { floatToPcm16 } from './audio';
+import {
+  EmptyTextError,
+  InvalidSynthesisOptionError,
+  SpeakerNotFoundError,
+  VoiceConfigError,
+} from './errors';
+import { phonemesToIds } from './phoneme-ids';
+import { EspeakPhonemizer } from './phonemize/espeak-phonemizer';
+import { phonemizeText } from './phonemize/phonemize';
+import { loadVoiceConfig, type VoiceConfig } from './voice-config';
+import { VoiceModel, type InferenceScales } from './voice-model';
+
+export interface EngineLogger {
+  warn(message: string): void;
+}
+
+export interface LoadVoiceOptions {
+  /** Defaults to `<model>.json`. */
+  configPath?: string;
+  /** onnxruntime intra-op threads; 0 (default) lets onnxruntime use every core. */
+  intraOpThreads?: number;
+  logger?: EngineLogger;
+}
+
+export interface SynthesisOptions {
+  /** Speaker index, or a name from `speaker_id_map`; default `default_speaker_id`. */
+  speaker?: number | string;
+  noiseScale?: number;
+  lengthScale?: number;
+  noiseW?: number;
+  /** Multiplies the peak-normalised audio (piper1-gpl), default 1. */
+  volume?: number;
+  /** Seconds of silence appended after every sentence, default 0. */
+  sentenceSilenceSeconds?: number;
+  /** Stops between sentences: the remaining sentences are not synthesized. */
+  signal?: AbortSignal;
+}
+
+/** One synthesized sentence, as a streaming caller receives it. */
+export interface SentenceAudio {
+  index: number;
+  phonemes: string[];
+  phonemeIds: number[];
+  /** Speech followed by the sentence silence, mono 16-bit at `sampleRate`. */
+  pcm: Int16Array;
+  /** Samples of speech in `pcm` (the rest is silence). */
+  speechSamples: number;
+  sampleRate: number;
+  inferenceMs: number;
+}
+
+export interface SynthesisResult {
+  pcm: Int16Array;
+  sampleRate: number;
+  sentences: Omit<SentenceAudio, 'pcm'>[];
+}
+
+/** Bounds that keep one request from asking for unbounded memory or nonsense audio. */
+export const SYNTHESIS_LIMITS = {
+  lengthScale: { min: 0.05, max: 20 },
+  noiseScale: { min: 0, max: 10 },
+  noiseW: { min: 0, max: 10 },
+  volume: { min: 0, max: 100 },
+  sentenceSilenceSeconds: { min: 0, max: 60 },
+} as const;
+
+let sharedPhonemizer: Promise<EspeakPhonemizer> | undefined;
+
+/** espeak-ng is loaded once per process and shared by every voice. */
+function espeakPhonemizer(): Promise<EspeakPhonemizer> {
+  sharedPhonemizer ??= EspeakPhonemizer.create();
+  return sharedPhonemizer;
+}
+
+export class PiperVoice {
+  private constructor(
+    /** Voice name: the model file's stem, e.g. "en_US-lessac-medium". */
+    readonly name: string,
+    readonly config: VoiceConfig,
+    readonly model: VoiceModel,
+    private readonly phonemizer: EspeakPhonemizer | undefined,
+    private readonly logger: EngineLogger,
+  ) {}
+
+  static async load(modelPath: string, options: LoadVoiceOptions = {}): Promise<PiperVoice> {
+    const configPath = options.configPath ?? `${modelPath}.json`;
+    const config = await loadVoiceConfig(configPath);
+    const model = await VoiceModel.load(modelPath, { intraOpThreads: options.intraOpThreads });
+    // The config and the network must agree on speakers (§5): feeding `sid` to a
+    // single-speaker network, or not feeding it to a multi-speaker one, fails later
+    // on every request; refuse the voice now instead.
+    if (model.hasSpeakerInput !== config.numSpeakers > 1) {
+      await model.release();
+      throw new VoiceConfigError(
+        configPath,
+        'num_speakers',
+        `is ${config.numSpeakers} but the network ${model.hasSpeakerInput ? 'takes' : 'does not take'} a speaker id (sid): config for another model?`,
+      );
+    }
+    const phonemizer = config.phonemeType === 'espeak' ? await espeakPhonemizer() : undefined;
+    if (phonemizer) phonemizer.assertVoice(config.espeakVoice);
+    const name = basename(modelPath).replace(/\.onnx$/i, '');
+    return new PiperVoice(name, config, model, phonemizer, options.logger ?? console);
+  }
+
+  get sampleRate(): number {
+    return this.config.sampleRate;
+  }
+
+  /** Text to phonemes grouped by sentence (§3). */
+  phonemize(text: string): string[][] {
+    return phonemizeText(
+      text,
+      {
+        phonemeType: this.config.phonemeType,
+        espeakVoice: this.config.espeakVoice,
+        vowelClusters: this.config.vowelClusters,
+      },
+      this.phonemizer,
+    );
+  }
+
+  /** One sentence's phonemes to ids (§4); missing phonemes are skipped with a warning. */
+  phonemesToIds(phonemes: readonly string[]): number[] {
+    const { phonemeIds, missingPhonemes } = phonemesToIds(phonemes, this.config);
+    if (missingPhonemes.length > 0) {
+      this.logger.warn(
+        `voice ${this.name}: skipped phoneme(s) missing from phoneme_id_map: ${missingPhonemes.map((p) => JSON.stringify(p)).join(' ')}`,
+      );
+    }
+    return phonemeIds;
+  }
+
+  /**
+   * The speaker id to feed the network: an index, a numeric string ("3"), or a name
+   * from `speaker_id_map`. Undefined for single-speaker voices.
+   */
+  resolveSpeakerId(speaker?: number | string): number | undefined {
+    const { numSpeakers, speakerIdMap, defaultSpeakerId } = this.config;
+    if (speaker === undefined || speaker === '') {
+      return numSpeakers > 1 ? defaultSpeakerId : undefined;
+    }
+    let id: number | undefined;
+    if (typeof speaker === 'number') id = speaker;
+    else if (Object.hasOwn(speakerIdMap, speaker)) id = speakerIdMap[speaker];
+    else if (/^\d+$/.test(speaker)) id = Number(speaker);
+    if (id === undefined) {
+      const names = Object.keys(speakerIdMap);
+      throw new SpeakerNotFoundError(
+        speaker,
+        this.name,
+        names.length > 0
+          ? `known names: ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}`
+          : `use an index below ${numSpeakers}`,
+      );
+    }
+    if (!Number.isInteger(id) || id < 0 || id >= numSpeakers) {
+      throw new SpeakerNotFoundError(speaker, this.name, `index must be 0 to ${numSpeakers - 1}`);
+    }
+    return numSpeakers > 1 ? id : undefined;
+  }
+
+  /**
+   * Synthesizes sentence by sentence. Options are validated before anything runs; a
+   * text with nothing to speak throws EmptyTextError.
+   */
+  async *synthesize(text: string, options: SynthesisOptions = {}): AsyncGenerator<SentenceAudio> {
+    const plan = this.plan(text, options);
+    for (const [index, phonemes] of plan.sentences.entries()) {
+      if (options.signal?.aborted) return;
+      yield await this.synthesizeSentence(index, phonemes, plan);
+    }
+  }
+
+  /** The whole text as one PCM buffer (the sentences concatenated). */
+  async synthesizeAll(text: string, options: SynthesisOptions = {}): Promise<SynthesisResult> {
+    const chunks: SentenceAudio[] = [];
+    for await (const chunk of this.synthesize(text, options)) chunks.push(chunk);
+    const total = chunks.reduce((sum, chunk) => sum + chunk.pcm.length, 0);
+    const pcm = new Int16Array(total);
+    let offset = 0;
+    for (const chunk of chunks) {
+      pcm.set(chunk.pcm, offset);
+      offset += chunk.pcm.length;
+    }
+    return {
+      pcm,
+      sampleRate: this.sampleRate,
+      sentences: chunks.map(({ pcm: _pcm, ...sentence }) => sentence),
+    };
+  }
+
+  async release(): Promise<void> {
+    await this.model.release();
+  }
+
+  private plan(text: string, options: SynthesisOptions): SynthesisPlan {
+    const defaults = this.config.inference;
+    const scales: InferenceScales = {
+      noiseScale: checkedOption('noiseScale', options.noiseScale, defaults.noiseScale),
+      lengthScale: checkedOption('lengthScale', options.lengthScale, defaults.lengthScale),
+      noiseW: checkedOption('noiseW', options.noiseW, defaults.noiseW),
+    };
+    const volume = checkedOption('volume', options.volume, 1);
+    const silenceSeconds = checkedOption(
+      'sentenceSilenceSeconds',
+      options.sentenceSilenceSeconds,
+      0,
+    );
+    const speakerId = this.resolveSpeakerId(options.speaker);
+    if (typeof text !== 'string') throw new EmptyTextError('text must be a string');
+    const sentences = this.phonemize(text).filter((sentence) => sentence.length > 0);
+    if (sentences.length === 0) throw new EmptyTextError();
+    return {
+      sentences,
+      scales,
+      volume,
+      speakerId,
+      // Python's int(): truncation, so 0.5 s at 22050 Hz is exactly 11025 samples.
+      silenceSamples: Math.trunc(silenceSeconds * this.sampleRate),
+    };
+  }
+
+  private async synthesizeSentence(
+    index: number,
+    phonemes: string[],
+    plan: SynthesisPlan,
+  ): Promise<SentenceAudio> {
+    const phonemeIds = this.phonemesToIds(phonemes);
+    const started = performance.now();
+    const audio = await this.model.infer(phonemeIds, plan.scales, plan.speakerId);
+    const inferenceMs = performance.now() - started;
+    const speech = floatToPcm16(audio, plan.volume);
+    let pcm = speech;
+    if (plan.silenceSamples > 0) {
+      pcm = new Int16Array(speech.length + plan.silenceSamples);
+      pcm.set(speech);
+    }
+    return {
+      index,
+      phonemes,
+      phonemeIds,
+      pcm,
+      speechSamples: speech.length,
+      sampleRate: this.sampleRate,
+      inferenceMs,
+    };
+  }
+}
+
+interface SynthesisPlan {
+  sentences: string[][];
+  scales: InferenceScales;
+  volume: number;
+  speakerId: number | undefined;
+  silenceSamples: number;
+}
+
+function checkedOption(
+  name: keyof typeof SYNTHESIS_LIMITS,
+  value: number | undefined,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  const { min, max } = SYNTHESIS_LIMITS[name];
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new InvalidSynthesisOptionError(
+      name,
+      `must be a number from ${min} to ${max}, got ${String(value)}`,
+    );
+  }
+  return value;
+}

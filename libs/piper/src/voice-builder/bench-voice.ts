@@ -1,0 +1,369 @@
+/**
+ * The bench voice: a network with Piper's interface (contract §5) and the inference cost of
+ * a published *medium* voice (§8: about 145 ms for ~3.3 s of audio on 2 intra-op threads),
+ * built from seeded random weights. Benchmarks and load tests use it to measure the server
+ * against the real floor, without shipping a 63 MB voice or its licence.
+ *
+ * The compute follows a Piper medium VITS at inference, stage by stage:
+ *
+ *   1. Phoneme embedding 256 × 192, masked by input_lengths.
+ *   2. Text encoder: 6 convolutional feed-forward blocks at id rate (Conv1d 192→768 k3,
+ *      ReLU, Conv1d 768→192 k3, residual) – the FFN half of VITS' transformer layers.
+ *   3. Length regulation: each id repeated round(3·length_scale) frames (ONNX Round).
+ *      100 ids → 300 frames → 76 800 samples ≈ 3.5 s at 22 050 Hz, about the 30 ids (≈ 14
+ *      phonemes with their pads) per second of real speech.
+ *   4. "Prior sampling" and flow: z = x + noise_scale·ε (ε a fixed pattern, since the bench
+ *      must be deterministic) through 4 mean-only coupling layers, each a WaveNet of 4 gated
+ *      dilated Conv1d (k5) layers with 192 hidden channels, then a channel flip.
+ *   5. HiFi-GAN decoder as configured for Piper medium (upsample_rates 8·8·4 = hop 256,
+ *      kernels 16·16·8, initial channels 256 narrowing 256 → 128 → 64 → 32): Conv1d
+ *      192→256 k7, then per stage LeakyReLU(0.1) + ConvTranspose1d and a multi-receptive-
+ *      field block of three "resblock 2" (kernels 3, 5, 7; dilations (1,2), (2,6), (3,12)),
+ *      averaged; LeakyReLU(0.01), Conv1d →1 k7, tanh.
+ *
+ * noise_w enters as a small additive term on the encoder output (a real voice feeds it to the
+ * stochastic duration predictor, whose cost is negligible at id rate). Weights are drawn
+ * N(0, gain²/fan_in) from a seeded PRNG, so the same seed writes the same bytes.
+ */
+import { OnnxGraphBuilder, TensorElementType, attr } from './onnx-graph';
+import {
+  GENERATED_VOICE_HOP_LENGTH,
+  GeneratedVoiceFiles,
+  generatedVoiceConfig,
+  writeVoiceFiles,
+} from './voice-files';
+
+/** Frames per id at length_scale 1; see stage 3 in the file header. */
+export const BENCH_VOICE_FRAMES_PER_ID = 3;
+
+/** Shape of the bench network; the defaults give the cost of a Piper medium voice. */
+export interface BenchVoiceArchitecture {
+  /** Rows of the embedding table (§2 num_symbols). */
+  numSymbols: number;
+  /** Channels of the encoder, the flow and the decoder input (VITS hidden/inter channels). */
+  hiddenChannels: number;
+  /** Inner width of each encoder feed-forward block. */
+  filterChannels: number;
+  encoderBlocks: number;
+  flowCouplings: number;
+  /** Gated convolution layers inside each coupling's WaveNet. */
+  flowWaveNetLayers: number;
+  /** Channels after the decoder's first convolution; halved by every upsampling. */
+  upsampleInitialChannels: number;
+  /** Product must equal hop_length (256). */
+  upsampleRates: readonly number[];
+  upsampleKernelSizes: readonly number[];
+  resblockKernelSizes: readonly number[];
+  resblockDilations: readonly (readonly number[])[];
+}
+
+export const BENCH_VOICE_MEDIUM_ARCHITECTURE: Readonly<BenchVoiceArchitecture> = Object.freeze({
+  numSymbols: 256,
+  hiddenChannels: 192,
+  filterChannels: 768,
+  encoderBlocks: 6,
+  flowCouplings: 4,
+  flowWaveNetLayers: 4,
+  upsampleInitialChannels: 256,
+  upsampleRates: [8, 8, 4],
+  upsampleKernelSizes: [16, 16, 8],
+  resblockKernelSizes: [3, 5, 7],
+  resblockDilations: [
+    [1, 2],
+    [2, 6],
+    [3, 12],
+  ],
+});
+
+export interface BenchVoiceOptions {
+  /** File stem and `dataset`; default `bench-voice`. */
+  name?: string;
+  /** PRNG seed of the weights; default 1. */
+  seed?: number;
+  /** Override the network shape (benchmarks of other voice sizes); default medium. */
+  architecture?: Partial<BenchVoiceArchitecture>;
+}
+
+/**
+ * mulberry32: a 32-bit seeded PRNG, fast and good enough for weights. Math.random cannot be
+ * seeded, and determinism is the point: one seed, one file.
+ */
+function createUniformRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal samples by Box–Muller over the seeded uniform source. */
+function createNormalRandom(seed: number): () => number {
+  const uniform = createUniformRandom(seed);
+  let spare: number | undefined;
+  return () => {
+    if (spare !== undefined) {
+      const value = spare;
+      spare = undefined;
+      return value;
+    }
+    const radius = Math.sqrt(-2 * Math.log(1 - uniform()));
+    const angle = 2 * Math.PI * uniform();
+    spare = radius * Math.sin(angle);
+    return radius * Math.cos(angle);
+  };
+}
+
+/** Builds the graph stage by stage; one instance per model. */
+class BenchVoiceGraph {
+  readonly g = new OnnxGraphBuilder('piper_bench_voice');
+  private readonly normal: () => number;
+
+  constructor(
+    private readonly arch: BenchVoiceArchitecture,
+    seed: number,
+  ) {
+    this.normal = createNormalRandom(seed);
+  }
+
+  /** A float32 tensor of N(0, std²) weights. */
+  private randomTensor(dims: readonly number[], std: number): string {
+    const values = new Float32Array(dims.reduce((product, dim) => product * dim, 1));
+    for (let i = 0; i < values.length; i++) values[i] = this.normal() * std;
+    return this.g.addFloatInitializer(values, dims);
+  }
+
+  /**
+   * Conv1d with "same" padding and bias. `gain` scales the He-style std 1/√fan_in: about √2
+   * before a ReLU-like nonlinearity keeps activations from shrinking, well below 1 on
+   * residual branches keeps a deep stack from growing.
+   */
+  conv1d(
+    x: string,
+    inChannels: number,
+    outChannels: number,
+    kernelSize: number,
+    gain: number,
+    dilation = 1,
+  ): string {
+    const weight = this.randomTensor(
+      [outChannels, inChannels, kernelSize],
+      gain / Math.sqrt(inChannels * kernelSize),
+    );
+    const bias = this.randomTensor([outChannels], 0.01);
+    const pad = (dilation * (kernelSize - 1)) / 2;
+    return this.g.op('Conv', [x, weight, bias], {
+      kernel_shape: attr.ints([kernelSize]),
+      dilations: attr.ints([dilation]),
+      pads: attr.ints([pad, pad]),
+    });
+  }
+
+  /** ConvTranspose1d that multiplies the length by `rate` exactly (HiFi-GAN's upsampler). */
+  convTranspose1d(
+    x: string,
+    inChannels: number,
+    outChannels: number,
+    kernelSize: number,
+    rate: number,
+  ): string {
+    // Each output sample sums kernelSize/rate taps of every input channel.
+    const weight = this.randomTensor(
+      [inChannels, outChannels, kernelSize],
+      1.4 / Math.sqrt((inChannels * kernelSize) / rate),
+    );
+    const bias = this.randomTensor([outChannels], 0.01);
+    const pad = (kernelSize - rate) / 2;
+    return this.g.op('ConvTranspose', [x, weight, bias], {
+      kernel_shape: attr.ints([kernelSize]),
+      strides: attr.ints([rate]),
+      pads: attr.ints([pad, pad]),
+    });
+  }
+
+  leakyRelu(x: string, alpha: number): string {
+    return this.g.op('LeakyRelu', [x], { alpha: attr.float(alpha) });
+  }
+
+  add(a: string, b: string): string {
+    return this.g.op('Add', [a, b]);
+  }
+
+  /** Stage 1–2: ids [1, N] → hidden [1, C, N], zero beyond input_lengths. */
+  textEncoder(input: string, inputLengths: string, noiseW: string): string {
+    const { g, arch } = this;
+    const channels = arch.hiddenChannels;
+    const embedding = this.randomTensor([arch.numSymbols, channels], 1);
+    const embedded = g.op('Transpose', [g.op('Gather', [embedding, input])], {
+      perm: attr.ints([0, 2, 1]),
+    });
+
+    // mask [1, 1, N]: position < input_lengths[0], as VITS' sequence_mask.
+    const idCount = g.op('Gather', [g.op('Shape', [input]), g.scalarInt64(1)]);
+    const positions = g.op('Range', [g.scalarInt64(0), idCount, g.scalarInt64(1)]);
+    const mask = g.op('Cast', [g.op('Less', [positions, inputLengths])], {
+      to: attr.int(TensorElementType.float32),
+    });
+    let x = g.op('Mul', [embedded, mask]);
+
+    for (let block = 0; block < arch.encoderBlocks; block++) {
+      const inner = g.op('Relu', [this.conv1d(x, channels, arch.filterChannels, 3, 1.4)]);
+      const residual = this.conv1d(inner, arch.filterChannels, channels, 3, 0.4);
+      x = g.op('Mul', [this.add(x, residual), mask]);
+    }
+
+    // noise_w must be a real input; a small per-channel offset keeps it cheap but live.
+    const durationNoise = this.randomTensor([1, channels, 1], 0.01);
+    return this.add(x, g.op('Mul', [durationNoise, noiseW]));
+  }
+
+  /** Stage 3: [1, C, N] → [1, C, N·frames] with frames = Round(F·length_scale). */
+  lengthRegulator(hidden: string, lengthScale: string): string {
+    const { g } = this;
+    const frames = g.op('Cast', [
+      g.op('Round', [g.op('Mul', [lengthScale, g.scalarFloat(BENCH_VOICE_FRAMES_PER_ID)])]),
+    ], { to: attr.int(TensorElementType.int64) });
+    // Expand [1, C, N, 1] → [1, C, N, frames], then fold frames into time.
+    const repeatShape = g.op('Concat', [g.vectorInt64([1, 1, 1]), g.op('Unsqueeze', [frames, g.vectorInt64([0])])], {
+      axis: attr.int(0),
+    });
+    const repeated = g.op('Expand', [g.op('Unsqueeze', [hidden, g.vectorInt64([3])]), repeatShape]);
+    return g.op('Reshape', [repeated, g.vectorInt64([1, this.arch.hiddenChannels, -1])]);
+  }
+
+  /** Stage 4: one mean-only residual coupling layer (reverse direction) and the flip. */
+  couplingLayer(z: string): string {
+    const { g, arch } = this;
+    const channels = arch.hiddenChannels;
+    const half = channels / 2;
+    const [z0, z1] = g.addNode('Split', [z, g.vectorInt64([half, half])], 2, { axis: attr.int(1) });
+
+    let h = this.conv1d(z0, half, channels, 1, 1);
+    let skip: string | undefined;
+    for (let layer = 0; layer < arch.flowWaveNetLayers; layer++) {
+      const gate = this.conv1d(h, channels, 2 * channels, 5, 1);
+      const [filterPart, gatePart] = g.addNode('Split', [gate, g.vectorInt64([channels, channels])], 2, {
+        axis: attr.int(1),
+      });
+      const acts = g.op('Mul', [g.op('Tanh', [filterPart]), g.op('Sigmoid', [gatePart])]);
+      const last = layer === arch.flowWaveNetLayers - 1;
+      const resSkip = this.conv1d(acts, channels, last ? channels : 2 * channels, 1, 0.7);
+      let skipPart = resSkip;
+      if (!last) {
+        const [residualPart, skipOut] = g.addNode('Split', [resSkip, g.vectorInt64([channels, channels])], 2, {
+          axis: attr.int(1),
+        });
+        h = this.add(h, residualPart);
+        skipPart = skipOut;
+      }
+      skip = skip === undefined ? skipPart : this.add(skip, skipPart);
+    }
+    // VITS zero-initialises `post`; a small gain keeps the flow close to identity too.
+    const mean = this.conv1d(skip ?? h, channels, half, 1, 0.1);
+    const shifted = g.op('Concat', [z0, g.op('Sub', [z1, mean])], { axis: attr.int(1) });
+    const reversedChannels = g.vectorInt64(Array.from({ length: channels }, (_, i) => channels - 1 - i));
+    return g.op('Gather', [shifted, reversedChannels], { axis: attr.int(1) });
+  }
+
+  /** Stage 5: HiFi-GAN generator [1, C, T] → audio [1, 1, T·hop] in (-1, 1). */
+  decoder(z: string): string {
+    const { g, arch } = this;
+    let channels = arch.upsampleInitialChannels;
+    let x = this.conv1d(z, arch.hiddenChannels, channels, 7, 1);
+    arch.upsampleRates.forEach((rate, stage) => {
+      const outChannels = channels / 2;
+      x = this.convTranspose1d(this.leakyRelu(x, 0.1), channels, outChannels, arch.upsampleKernelSizes[stage], rate);
+      channels = outChannels;
+      // Multi-receptive-field fusion: the average of one resblock per kernel size.
+      let fused: string | undefined;
+      arch.resblockKernelSizes.forEach((kernelSize, block) => {
+        let y = x;
+        for (const dilation of arch.resblockDilations[block]) {
+          y = this.add(y, this.conv1d(this.leakyRelu(y, 0.1), channels, channels, kernelSize, 0.6, dilation));
+        }
+        fused = fused === undefined ? y : this.add(fused, y);
+      });
+      x = g.op('Mul', [fused ?? x, g.scalarFloat(1 / arch.resblockKernelSizes.length)]);
+    });
+    return g.op('Tanh', [this.conv1d(this.leakyRelu(x, 0.01), channels, 1, 7, 0.5)]);
+  }
+
+  build(): Uint8Array {
+    const { g } = this;
+    const { float32, int64 } = TensorElementType;
+    const input = g.addInput('input', int64, ['batch_size', 'phonemes']);
+    const inputLengths = g.addInput('input_lengths', int64, ['batch_size']);
+    const scales = g.addInput('scales', float32, [3]);
+    const noiseScale = g.op('Gather', [scales, g.scalarInt64(0)]);
+    const lengthScale = g.op('Gather', [scales, g.scalarInt64(1)]);
+    const noiseW = g.op('Gather', [scales, g.scalarInt64(2)]);
+
+    const hidden = this.textEncoder(input, inputLengths, noiseW);
+    const frames = this.lengthRegulator(hidden, lengthScale);
+
+    // z = m + noise_scale·ε with a fixed ε: same cost and data flow, reproducible output.
+    const priorNoise = this.randomTensor([1, this.arch.hiddenChannels, 1], 0.1);
+    let z = this.add(frames, g.op('Mul', [priorNoise, noiseScale]));
+    for (let coupling = 0; coupling < this.arch.flowCouplings; coupling++) {
+      z = this.couplingLayer(z);
+    }
+
+    const audio = this.decoder(z);
+    const output = g.op('Reshape', [audio, g.vectorInt64([1, 1, 1, -1])], {}, 'output');
+    g.addOutput(output, float32, ['batch_size', 1, 1, 'time']);
+    return g.serialize({ docString: 'Piper bench voice: medium-voice compute, random weights' });
+  }
+}
+
+function validateArchitecture(arch: BenchVoiceArchitecture): void {
+  const hop = arch.upsampleRates.reduce((product, rate) => product * rate, 1);
+  if (hop !== GENERATED_VOICE_HOP_LENGTH) {
+    throw new RangeError(`upsample rates multiply to ${hop}, expected hop_length ${GENERATED_VOICE_HOP_LENGTH}`);
+  }
+  if (arch.upsampleKernelSizes.length !== arch.upsampleRates.length) {
+    throw new RangeError('need one upsample kernel size per upsample rate');
+  }
+  arch.upsampleRates.forEach((rate, stage) => {
+    if ((arch.upsampleKernelSizes[stage] - rate) % 2 !== 0) {
+      throw new RangeError(`upsample kernel ${arch.upsampleKernelSizes[stage]} - rate ${rate} must be even`);
+    }
+  });
+  if (arch.resblockDilations.length !== arch.resblockKernelSizes.length) {
+    throw new RangeError('need one dilation list per resblock kernel size');
+  }
+  if (arch.resblockKernelSizes.some((kernelSize) => kernelSize % 2 === 0)) {
+    throw new RangeError('resblock kernel sizes must be odd for "same" padding');
+  }
+  if (arch.hiddenChannels % 2 !== 0) throw new RangeError('hiddenChannels must be even (coupling split)');
+  if (arch.upsampleInitialChannels % 2 ** arch.upsampleRates.length !== 0) {
+    throw new RangeError('upsampleInitialChannels must halve evenly at every upsampling');
+  }
+}
+
+/** The bench voice's network as ONNX bytes. */
+export function buildBenchVoiceModel(
+  seed = 1,
+  architecture: Partial<BenchVoiceArchitecture> = {},
+): Uint8Array {
+  const arch = { ...BENCH_VOICE_MEDIUM_ARCHITECTURE, ...architecture };
+  validateArchitecture(arch);
+  return new BenchVoiceGraph(arch, seed).build();
+}
+
+/** Writes `<outDir>/<name>.onnx` and `<name>.onnx.json` for the bench voice (single speaker). */
+export async function writeBenchVoice(
+  outDir: string,
+  options: BenchVoiceOptions = {},
+): Promise<GeneratedVoiceFiles> {
+  const name = options.name ?? 'bench-voice';
+  const seed = options.seed ?? 1;
+  if (!Number.isInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
+  return writeVoiceFiles(
+    outDir,
+    name,
+    buildBenchVoiceModel(seed, options.architecture),
+    generatedVoiceConfig(name, 1),
+  );
+}
