@@ -1,29 +1,37 @@
 /**
  * The bench voice: a network with Piper's interface (contract §5) and the inference cost of
- * a published *medium* voice (§8: about 145 ms for ~3.3 s of audio on 2 intra-op threads),
- * built from seeded random weights. Benchmarks and load tests use it to measure the server
- * against the real floor, without shipping a 63 MB voice or its licence.
+ * a published *medium* voice (§8: about 145 ms for ~3.3 s of audio on 2 intra-op threads,
+ * real-time factor 0.043; 0.061 on 1 thread), built from seeded random weights. Benchmarks
+ * and load tests use it to measure the server against the real floor without shipping a
+ * 63 MB voice.
  *
  * The compute follows a Piper medium VITS at inference, stage by stage:
  *
  *   1. Phoneme embedding 256 × 192, masked by input_lengths.
- *   2. Text encoder: 6 convolutional feed-forward blocks at id rate (Conv1d 192→768 k3,
- *      ReLU, Conv1d 768→192 k3, residual) – the FFN half of VITS' transformer layers.
+ *   2. Text encoder at id rate: 6 layers of 2-head self-attention and a feed-forward block
+ *      (Conv1d 192→768 k3, ReLU, Conv1d 768→192 k3), each with residual and channel
+ *      LayerNorm; then a 1×1 projection to the prior's means and log-scales (2 × 192).
  *   3. Length regulation: each id repeated round(3·length_scale) frames (ONNX Round).
- *      100 ids → 300 frames → 76 800 samples ≈ 3.5 s at 22 050 Hz, about the 30 ids (≈ 14
- *      phonemes with their pads) per second of real speech.
- *   4. "Prior sampling" and flow: z = x + noise_scale·ε (ε a fixed pattern, since the bench
- *      must be deterministic) through 4 mean-only coupling layers, each a WaveNet of 4 gated
- *      dilated Conv1d (k5) layers with 192 hidden channels, then a channel flip.
- *   5. HiFi-GAN decoder as configured for Piper medium (upsample_rates 8·8·4 = hop 256,
- *      kernels 16·16·8, initial channels 256 narrowing 256 → 128 → 64 → 32): Conv1d
- *      192→256 k7, then per stage LeakyReLU(0.1) + ConvTranspose1d and a multi-receptive-
- *      field block of three "resblock 2" (kernels 3, 5, 7; dilations (1,2), (2,6), (3,12)),
- *      averaged; LeakyReLU(0.01), Conv1d →1 k7, tanh.
+ *      100 ids → 300 frames → 76 800 samples ≈ 3.5 s at 22 050 Hz: about 30 ids (≈ 14
+ *      phonemes with their pads, §4) per second, the rate of real speech.
+ *   4. Prior sample z = m + ε·exp(log σ)·noise_scale, then 4 mean-only coupling layers, each
+ *      a WaveNet of 4 gated Conv1d (k5) layers with 192 hidden channels, and a channel flip.
+ *   5. HiFi-GAN decoder with Piper medium's upsampling (rates 8·8·4 = hop 256, kernels
+ *      16·16·8): Conv1d 192→320 k7, then per stage LeakyReLU(0.1) + ConvTranspose1d halving
+ *      the channels (320 → 160 → 80 → 40) and a multi-receptive-field block of three
+ *      "resblock 2" (kernels 3, 5, 7; dilations (1,2), (2,6), (3,12)), averaged;
+ *      LeakyReLU(0.01), Conv1d →1 k7, tanh.
  *
- * noise_w enters as a small additive term on the encoder output (a real voice feeds it to the
- * stochastic duration predictor, whose cost is negligible at id rate). Weights are drawn
- * N(0, gain²/fan_in) from a seeded PRNG, so the same seed writes the same bytes.
+ * Published medium voices start the decoder at 256 channels. That exact shape runs at a
+ * real-time factor of about 0.030–0.035 here, because a PyTorch export carries work this
+ * graph leaves out (relative-position attention, the stochastic duration predictor, the
+ * alignment path, per-frame randn, mask multiplications); 320 channels put the measured cost
+ * back on §8's figures for both 1 and 2 threads, and the file at about 64 MB.
+ *
+ * Simplifications that keep the bench deterministic: ε is a fixed per-channel pattern, and
+ * noise_w enters as a small additive term on the encoder output (a real voice feeds it to
+ * the duration predictor, negligible in cost). Weights are drawn N(0, gain²/fan_in) from a
+ * seeded PRNG, so one seed always writes the same bytes.
  */
 import { OnnxGraphBuilder, TensorElementType, attr } from './onnx-graph';
 import {
@@ -36,7 +44,7 @@ import {
 /** Frames per id at length_scale 1; see stage 3 in the file header. */
 export const BENCH_VOICE_FRAMES_PER_ID = 3;
 
-/** Shape of the bench network; the defaults give the cost of a Piper medium voice. */
+/** Shape of the bench network; the defaults give the measured cost of a Piper medium voice. */
 export interface BenchVoiceArchitecture {
   /** Rows of the embedding table (§2 num_symbols). */
   numSymbols: number;
@@ -44,7 +52,8 @@ export interface BenchVoiceArchitecture {
   hiddenChannels: number;
   /** Inner width of each encoder feed-forward block. */
   filterChannels: number;
-  encoderBlocks: number;
+  encoderLayers: number;
+  attentionHeads: number;
   flowCouplings: number;
   /** Gated convolution layers inside each coupling's WaveNet. */
   flowWaveNetLayers: number;
@@ -61,10 +70,11 @@ export const BENCH_VOICE_MEDIUM_ARCHITECTURE: Readonly<BenchVoiceArchitecture> =
   numSymbols: 256,
   hiddenChannels: 192,
   filterChannels: 768,
-  encoderBlocks: 6,
+  encoderLayers: 6,
+  attentionHeads: 2,
   flowCouplings: 4,
   flowWaveNetLayers: 4,
-  upsampleInitialChannels: 256,
+  upsampleInitialChannels: 320,
   upsampleRates: [8, 8, 4],
   upsampleKernelSizes: [16, 16, 8],
   resblockKernelSizes: [3, 5, 7],
@@ -84,54 +94,59 @@ export interface BenchVoiceOptions {
   architecture?: Partial<BenchVoiceArchitecture>;
 }
 
-/**
- * mulberry32: a 32-bit seeded PRNG, fast and good enough for weights. Math.random cannot be
- * seeded, and determinism is the point: one seed, one file.
- */
-function createUniformRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Module-level aliases: inside a vm context (Jest), every lookup of the global `Math` goes
+// through the context's interceptors, which made drawing 16 M weights take seconds.
+const { cos, imul, log, sin, sqrt } = Math;
+const TWO_PI = 2 * Math.PI;
+const UINT32_RANGE = 4294967296;
 
-/** Standard normal samples by Box–Muller over the seeded uniform source. */
-function createNormalRandom(seed: number): () => number {
-  const uniform = createUniformRandom(seed);
-  let spare: number | undefined;
-  return () => {
-    if (spare !== undefined) {
-      const value = spare;
-      spare = undefined;
-      return value;
+/**
+ * Seeded N(0, 1) samples: mulberry32 (a 32-bit PRNG, fast and good enough for weights)
+ * through Box–Muller. Math.random cannot be seeded, and determinism is the point: one seed,
+ * one file.
+ */
+class SeededNormalRandom {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  private uniform(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = imul(t ^ (t >>> 15), t | 1);
+    t ^= t + imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / UINT32_RANGE;
+  }
+
+  /** Fills `target` with N(0, std²) samples, two per Box–Muller draw. */
+  fill(target: Float32Array, std: number): void {
+    for (let i = 0; i < target.length; i += 2) {
+      const radius = std * sqrt(-2 * log(1 - this.uniform()));
+      const angle = TWO_PI * this.uniform();
+      target[i] = radius * cos(angle);
+      if (i + 1 < target.length) target[i + 1] = radius * sin(angle);
     }
-    const radius = Math.sqrt(-2 * Math.log(1 - uniform()));
-    const angle = 2 * Math.PI * uniform();
-    spare = radius * Math.sin(angle);
-    return radius * Math.cos(angle);
-  };
+  }
 }
 
 /** Builds the graph stage by stage; one instance per model. */
 class BenchVoiceGraph {
   readonly g = new OnnxGraphBuilder('piper_bench_voice');
-  private readonly normal: () => number;
+  private readonly random: SeededNormalRandom;
 
   constructor(
     private readonly arch: BenchVoiceArchitecture,
     seed: number,
   ) {
-    this.normal = createNormalRandom(seed);
+    this.random = new SeededNormalRandom(seed);
   }
 
   /** A float32 tensor of N(0, std²) weights. */
   private randomTensor(dims: readonly number[], std: number): string {
     const values = new Float32Array(dims.reduce((product, dim) => product * dim, 1));
-    for (let i = 0; i < values.length; i++) values[i] = this.normal() * std;
+    this.random.fill(values, std);
     return this.g.addFloatInitializer(values, dims);
   }
 
@@ -191,10 +206,58 @@ class BenchVoiceGraph {
     return this.g.op('Add', [a, b]);
   }
 
-  /** Stage 1–2: ids [1, N] → hidden [1, C, N], zero beyond input_lengths. */
+  /** LayerNorm over channels of [1, C, T], as VITS' `modules.LayerNorm` (γ = 1, β = 0). */
+  channelLayerNorm(x: string, channels: number): string {
+    const { g } = this;
+    const toTimeMajor = g.op('Transpose', [x], { perm: attr.ints([0, 2, 1]) });
+    const normalized = g.op(
+      'LayerNormalization',
+      [
+        toTimeMajor,
+        g.addFloatInitializer(new Float32Array(channels).fill(1), [channels]),
+        g.addFloatInitializer(new Float32Array(channels), [channels]),
+      ],
+      { axis: attr.int(-1), epsilon: attr.float(1e-5) },
+    );
+    return g.op('Transpose', [normalized], { perm: attr.ints([0, 2, 1]) });
+  }
+
+  /**
+   * Multi-head self-attention over ids in [1, C, N] layout (VITS' MultiHeadAttention without
+   * relative position embeddings, whose cost is negligible): 1×1 convolutions for q, k, v and
+   * the output, keys beyond input_lengths masked out.
+   */
+  selfAttention(x: string, keyMaskBias: string): string {
+    const { g, arch } = this;
+    const channels = arch.hiddenChannels;
+    const headChannels = channels / arch.attentionHeads;
+    const heads = (projected: string): string =>
+      g.op('Reshape', [projected, g.vectorInt64([1, arch.attentionHeads, headChannels, -1])]);
+    const query = g.op('Transpose', [heads(this.conv1d(x, channels, channels, 1, 1))], {
+      perm: attr.ints([0, 1, 3, 2]),
+    });
+    const key = heads(this.conv1d(x, channels, channels, 1, 1));
+    const value = heads(this.conv1d(x, channels, channels, 1, 1));
+    // scores[h, i, j] = q_i · k_j / √d, then softmax over keys j.
+    const scores = g.op('Add', [
+      g.op('Mul', [g.op('MatMul', [query, key]), g.scalarFloat(1 / Math.sqrt(headChannels))]),
+      keyMaskBias,
+    ]);
+    const weights = g.op('Softmax', [scores], { axis: attr.int(-1) });
+    // out[:, i] = Σ_j v[:, j] · weights[i, j]
+    const attended = g.op('MatMul', [
+      value,
+      g.op('Transpose', [weights], { perm: attr.ints([0, 1, 3, 2]) }),
+    ]);
+    const merged = g.op('Reshape', [attended, g.vectorInt64([1, channels, -1])]);
+    return this.conv1d(merged, channels, channels, 1, 1);
+  }
+
+  /** Stage 1–2: ids [1, N] → prior statistics [1, 2C, N] (means and log-scales). */
   textEncoder(input: string, inputLengths: string, noiseW: string): string {
     const { g, arch } = this;
     const channels = arch.hiddenChannels;
+    // VITS scales the embedding by √C and initialises it N(0, 1/C): unit-variance inputs.
     const embedding = this.randomTensor([arch.numSymbols, channels], 1);
     const embedded = g.op('Transpose', [g.op('Gather', [embedding, input])], {
       perm: attr.ints([0, 2, 1]),
@@ -206,31 +269,51 @@ class BenchVoiceGraph {
     const mask = g.op('Cast', [g.op('Less', [positions, inputLengths])], {
       to: attr.int(TensorElementType.float32),
     });
+    // Additive bias that removes padded keys from every softmax.
+    const keyMaskBias = g.op('Mul', [g.op('Sub', [mask, g.scalarFloat(1)]), g.scalarFloat(1e4)]);
     let x = g.op('Mul', [embedded, mask]);
 
-    for (let block = 0; block < arch.encoderBlocks; block++) {
-      const inner = g.op('Relu', [this.conv1d(x, channels, arch.filterChannels, 3, 1.4)]);
-      const residual = this.conv1d(inner, arch.filterChannels, channels, 3, 0.4);
-      x = g.op('Mul', [this.add(x, residual), mask]);
+    for (let layer = 0; layer < arch.encoderLayers; layer++) {
+      x = this.channelLayerNorm(this.add(x, this.selfAttention(x, keyMaskBias)), channels);
+      const inner = g.op('Relu', [
+        this.conv1d(g.op('Mul', [x, mask]), channels, arch.filterChannels, 3, 1.4),
+      ]);
+      const feedForward = this.conv1d(
+        g.op('Mul', [inner, mask]),
+        arch.filterChannels,
+        channels,
+        3,
+        1,
+      );
+      x = this.channelLayerNorm(this.add(x, g.op('Mul', [feedForward, mask])), channels);
     }
 
     // noise_w must be a real input; a small per-channel offset keeps it cheap but live.
     const durationNoise = this.randomTensor([1, channels, 1], 0.01);
-    return this.add(x, g.op('Mul', [durationNoise, noiseW]));
+    x = this.add(x, g.op('Mul', [durationNoise, noiseW]));
+    // Means and log-scales of the prior; a small gain keeps exp(log σ) near 1.
+    const statistics = this.conv1d(x, channels, 2 * channels, 1, 0.3);
+    return g.op('Mul', [statistics, mask]);
   }
 
   /** Stage 3: [1, C, N] → [1, C, N·frames] with frames = Round(F·length_scale). */
-  lengthRegulator(hidden: string, lengthScale: string): string {
+  lengthRegulator(hidden: string, channels: number, lengthScale: string): string {
     const { g } = this;
-    const frames = g.op('Cast', [
-      g.op('Round', [g.op('Mul', [lengthScale, g.scalarFloat(BENCH_VOICE_FRAMES_PER_ID)])]),
-    ], { to: attr.int(TensorElementType.int64) });
+    const frames = g.op(
+      'Cast',
+      [g.op('Round', [g.op('Mul', [lengthScale, g.scalarFloat(BENCH_VOICE_FRAMES_PER_ID)])])],
+      { to: attr.int(TensorElementType.int64) },
+    );
     // Expand [1, C, N, 1] → [1, C, N, frames], then fold frames into time.
-    const repeatShape = g.op('Concat', [g.vectorInt64([1, 1, 1]), g.op('Unsqueeze', [frames, g.vectorInt64([0])])], {
-      axis: attr.int(0),
-    });
+    const repeatShape = g.op(
+      'Concat',
+      [g.vectorInt64([1, 1, 1]), g.op('Unsqueeze', [frames, g.vectorInt64([0])])],
+      {
+        axis: attr.int(0),
+      },
+    );
     const repeated = g.op('Expand', [g.op('Unsqueeze', [hidden, g.vectorInt64([3])]), repeatShape]);
-    return g.op('Reshape', [repeated, g.vectorInt64([1, this.arch.hiddenChannels, -1])]);
+    return g.op('Reshape', [repeated, g.vectorInt64([1, channels, -1])]);
   }
 
   /** Stage 4: one mean-only residual coupling layer (reverse direction) and the flip. */
@@ -244,17 +327,27 @@ class BenchVoiceGraph {
     let skip: string | undefined;
     for (let layer = 0; layer < arch.flowWaveNetLayers; layer++) {
       const gate = this.conv1d(h, channels, 2 * channels, 5, 1);
-      const [filterPart, gatePart] = g.addNode('Split', [gate, g.vectorInt64([channels, channels])], 2, {
-        axis: attr.int(1),
-      });
+      const [filterPart, gatePart] = g.addNode(
+        'Split',
+        [gate, g.vectorInt64([channels, channels])],
+        2,
+        {
+          axis: attr.int(1),
+        },
+      );
       const acts = g.op('Mul', [g.op('Tanh', [filterPart]), g.op('Sigmoid', [gatePart])]);
       const last = layer === arch.flowWaveNetLayers - 1;
       const resSkip = this.conv1d(acts, channels, last ? channels : 2 * channels, 1, 0.7);
       let skipPart = resSkip;
       if (!last) {
-        const [residualPart, skipOut] = g.addNode('Split', [resSkip, g.vectorInt64([channels, channels])], 2, {
-          axis: attr.int(1),
-        });
+        const [residualPart, skipOut] = g.addNode(
+          'Split',
+          [resSkip, g.vectorInt64([channels, channels])],
+          2,
+          {
+            axis: attr.int(1),
+          },
+        );
         h = this.add(h, residualPart);
         skipPart = skipOut;
       }
@@ -263,7 +356,9 @@ class BenchVoiceGraph {
     // VITS zero-initialises `post`; a small gain keeps the flow close to identity too.
     const mean = this.conv1d(skip ?? h, channels, half, 1, 0.1);
     const shifted = g.op('Concat', [z0, g.op('Sub', [z1, mean])], { axis: attr.int(1) });
-    const reversedChannels = g.vectorInt64(Array.from({ length: channels }, (_, i) => channels - 1 - i));
+    const reversedChannels = g.vectorInt64(
+      Array.from({ length: channels }, (_, i) => channels - 1 - i),
+    );
     return g.op('Gather', [shifted, reversedChannels], { axis: attr.int(1) });
   }
 
@@ -274,14 +369,23 @@ class BenchVoiceGraph {
     let x = this.conv1d(z, arch.hiddenChannels, channels, 7, 1);
     arch.upsampleRates.forEach((rate, stage) => {
       const outChannels = channels / 2;
-      x = this.convTranspose1d(this.leakyRelu(x, 0.1), channels, outChannels, arch.upsampleKernelSizes[stage], rate);
+      x = this.convTranspose1d(
+        this.leakyRelu(x, 0.1),
+        channels,
+        outChannels,
+        arch.upsampleKernelSizes[stage],
+        rate,
+      );
       channels = outChannels;
       // Multi-receptive-field fusion: the average of one resblock per kernel size.
       let fused: string | undefined;
       arch.resblockKernelSizes.forEach((kernelSize, block) => {
         let y = x;
         for (const dilation of arch.resblockDilations[block]) {
-          y = this.add(y, this.conv1d(this.leakyRelu(y, 0.1), channels, channels, kernelSize, 0.6, dilation));
+          y = this.add(
+            y,
+            this.conv1d(this.leakyRelu(y, 0.1), channels, channels, kernelSize, 0.6, dilation),
+          );
         }
         fused = fused === undefined ? y : this.add(fused, y);
       });
@@ -300,19 +404,32 @@ class BenchVoiceGraph {
     const lengthScale = g.op('Gather', [scales, g.scalarInt64(1)]);
     const noiseW = g.op('Gather', [scales, g.scalarInt64(2)]);
 
-    const hidden = this.textEncoder(input, inputLengths, noiseW);
-    const frames = this.lengthRegulator(hidden, lengthScale);
+    const channels = this.arch.hiddenChannels;
+    const statistics = this.textEncoder(input, inputLengths, noiseW);
+    const frameStatistics = this.lengthRegulator(statistics, 2 * channels, lengthScale);
+    const [mean, logScale] = g.addNode(
+      'Split',
+      [frameStatistics, g.vectorInt64([channels, channels])],
+      2,
+      {
+        axis: attr.int(1),
+      },
+    );
 
-    // z = m + noise_scale·ε with a fixed ε: same cost and data flow, reproducible output.
-    const priorNoise = this.randomTensor([1, this.arch.hiddenChannels, 1], 0.1);
-    let z = this.add(frames, g.op('Mul', [priorNoise, noiseScale]));
+    // z = m + ε·exp(log σ)·noise_scale as in VITS, but with a fixed ε instead of randn so the
+    // bench is reproducible; the cost and data flow are the same.
+    const priorNoise = this.randomTensor([1, channels, 1], 1);
+    let z = this.add(
+      mean,
+      g.op('Mul', [g.op('Mul', [g.op('Exp', [logScale]), priorNoise]), noiseScale]),
+    );
     for (let coupling = 0; coupling < this.arch.flowCouplings; coupling++) {
       z = this.couplingLayer(z);
     }
 
     const audio = this.decoder(z);
     const output = g.op('Reshape', [audio, g.vectorInt64([1, 1, 1, -1])], {}, 'output');
-    g.addOutput(output, float32, ['batch_size', 1, 1, 'time']);
+    g.addOutput(output, float32, [1, 1, 1, 'time']);
     return g.serialize({ docString: 'Piper bench voice: medium-voice compute, random weights' });
   }
 }
@@ -320,14 +437,18 @@ class BenchVoiceGraph {
 function validateArchitecture(arch: BenchVoiceArchitecture): void {
   const hop = arch.upsampleRates.reduce((product, rate) => product * rate, 1);
   if (hop !== GENERATED_VOICE_HOP_LENGTH) {
-    throw new RangeError(`upsample rates multiply to ${hop}, expected hop_length ${GENERATED_VOICE_HOP_LENGTH}`);
+    throw new RangeError(
+      `upsample rates multiply to ${hop}, expected hop_length ${GENERATED_VOICE_HOP_LENGTH}`,
+    );
   }
   if (arch.upsampleKernelSizes.length !== arch.upsampleRates.length) {
     throw new RangeError('need one upsample kernel size per upsample rate');
   }
   arch.upsampleRates.forEach((rate, stage) => {
     if ((arch.upsampleKernelSizes[stage] - rate) % 2 !== 0) {
-      throw new RangeError(`upsample kernel ${arch.upsampleKernelSizes[stage]} - rate ${rate} must be even`);
+      throw new RangeError(
+        `upsample kernel ${arch.upsampleKernelSizes[stage]} - rate ${rate} must be even`,
+      );
     }
   });
   if (arch.resblockDilations.length !== arch.resblockKernelSizes.length) {
@@ -336,7 +457,11 @@ function validateArchitecture(arch: BenchVoiceArchitecture): void {
   if (arch.resblockKernelSizes.some((kernelSize) => kernelSize % 2 === 0)) {
     throw new RangeError('resblock kernel sizes must be odd for "same" padding');
   }
-  if (arch.hiddenChannels % 2 !== 0) throw new RangeError('hiddenChannels must be even (coupling split)');
+  if (arch.hiddenChannels % 2 !== 0)
+    throw new RangeError('hiddenChannels must be even (coupling split)');
+  if (arch.hiddenChannels % arch.attentionHeads !== 0) {
+    throw new RangeError('hiddenChannels must divide evenly into attention heads');
+  }
   if (arch.upsampleInitialChannels % 2 ** arch.upsampleRates.length !== 0) {
     throw new RangeError('upsampleInitialChannels must halve evenly at every upsampling');
   }

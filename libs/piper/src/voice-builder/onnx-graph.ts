@@ -180,7 +180,9 @@ export class OnnxGraphBuilder {
   ): string {
     const data = values instanceof Float32Array ? values : Float32Array.from(values);
     if (data.length !== elementCount(dims)) {
-      throw new RangeError(`float initializer has ${data.length} values for dims [${dims.join(', ')}]`);
+      throw new RangeError(
+        `float initializer has ${data.length} values for dims [${dims.join(', ')}]`,
+      );
     }
     const tensorName = name === undefined ? this.freshName('const_f32') : this.claim(name);
     this.initializers.push({
@@ -199,7 +201,9 @@ export class OnnxGraphBuilder {
     name?: string,
   ): string {
     if (values.length !== elementCount(dims)) {
-      throw new RangeError(`int64 initializer has ${values.length} values for dims [${dims.join(', ')}]`);
+      throw new RangeError(
+        `int64 initializer has ${values.length} values for dims [${dims.join(', ')}]`,
+      );
     }
     const tensorName = name === undefined ? this.freshName('const_i64') : this.claim(name);
     this.initializers.push({
@@ -251,8 +255,18 @@ export class OnnxGraphBuilder {
   }
 
   /** A single-output node; `outputName` fixes the name (needed for graph outputs). */
-  op(opType: string, inputs: readonly string[], attributes: Attributes = {}, outputName?: string): string {
-    const [output] = this.addNode(opType, inputs, outputName === undefined ? 1 : [outputName], attributes);
+  op(
+    opType: string,
+    inputs: readonly string[],
+    attributes: Attributes = {},
+    outputName?: string,
+  ): string {
+    const [output] = this.addNode(
+      opType,
+      inputs,
+      outputName === undefined ? 1 : [outputName],
+      attributes,
+    );
     return output;
   }
 

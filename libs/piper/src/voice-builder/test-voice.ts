@@ -119,10 +119,9 @@ export function buildTestVoiceModel(speakers: number): Uint8Array {
   const noiseW = scale(2);
 
   // samplesPerId = Round(4 · length_scale) · hop, as an int64 scalar.
-  const frames = g.op(
-    'Round',
-    [g.op('Mul', [lengthScale, g.scalarFloat(TEST_VOICE_FRAMES_PER_ID)])],
-  );
+  const frames = g.op('Round', [
+    g.op('Mul', [lengthScale, g.scalarFloat(TEST_VOICE_FRAMES_PER_ID)]),
+  ]);
   const framesInt = g.op('Cast', [frames], { to: attr.int(int64) });
   const samplesPerId = g.op('Mul', [framesInt, g.scalarInt64(TEST_VOICE_HOP_LENGTH)]);
 
@@ -170,12 +169,15 @@ export function buildTestVoiceModel(speakers: number): Uint8Array {
   const masked = g.op('Mul', [segments, inLength]);
 
   // [N, S] → [1, 1, 1, N·S], with the length spelled out so N = 0 or S = 0 still reshapes.
-  const totalSamples = g.op('Unsqueeze', [g.op('Mul', [idCount, samplesPerId]), g.vectorInt64([0])]);
+  const totalSamples = g.op('Unsqueeze', [
+    g.op('Mul', [idCount, samplesPerId]),
+    g.vectorInt64([0]),
+  ]);
   const outputShape = g.op('Concat', [g.vectorInt64([1, 1, 1]), totalSamples], {
     axis: attr.int(0),
   });
   const output = g.op('Reshape', [masked, outputShape], {}, 'output');
-  g.addOutput(output, float32, ['batch_size', 1, 1, 'time']);
+  g.addOutput(output, float32, [1, 1, 1, 'time']);
 
   return g.serialize({
     docString:
