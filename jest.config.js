@@ -1,7 +1,7 @@
 /**
- * One Jest run for unit specs (beside the code) and e2e specs (test/).
- * The espeak-ng build is an ES module loaded with a native dynamic import, which
- * Jest only allows under --experimental-vm-modules (set by `npm test`).
+ * One Jest run for unit specs (beside the code) and e2e specs (test/), in a node
+ * environment that shares Node's typed arrays with onnxruntime-node (see
+ * test/jest-node-environment.js).
  */
 /** @type {import('jest').Config} */
 module.exports = {
