@@ -9,7 +9,7 @@ import {
   VoiceConfigError,
   VoiceModelError,
 } from './errors';
-import { PiperVoice } from './piper-voice';
+import { PiperVoice, splitOverlongSentence } from './piper-voice';
 import { testVoiceReferenceAudio, writeTestVoice } from './voice-builder';
 
 const HOP_LENGTH = 256;
@@ -150,6 +150,30 @@ describe(PiperVoice.name, () => {
     const sentences = voice.phonemize(text);
     expect(sentences.length).toBeGreaterThan(1000);
     expect(sentences.every((sentence) => sentence.length > 0)).toBe(true);
+  });
+
+  it('cuts only overlong sentences, at word boundaries, so memory stays bounded', async () => {
+    const words = Array.from({ length: 10 }, () => ['a', 'b', 'c', ' ']).flat();
+    expect(splitOverlongSentence(words, 100)).toEqual([words]);
+    const parts = splitOverlongSentence(words, 10);
+    expect(parts.flat()).toEqual(words);
+    expect(parts.every((part) => part.length <= 10)).toBe(true);
+    expect(parts.slice(0, -1).every((part) => part.at(-1) === ' ')).toBe(true);
+    const noSpaces = Array.from({ length: 25 }, () => 'x');
+    expect(splitOverlongSentence(noSpaces, 10).map((part) => part.length)).toEqual([10, 10, 5]);
+
+    // 30,000 characters with no punctuation: one espeak sentence, several inferences.
+    const text = 'word '.repeat(6000);
+    expect(voice.phonemize(text)).toHaveLength(1);
+    const controller = new AbortController();
+    const chunks = [];
+    for await (const chunk of voice.synthesize(text, { signal: controller.signal })) {
+      chunks.push(chunk);
+      if (chunks.length === 2) controller.abort();
+    }
+    expect(chunks).toHaveLength(2);
+    expect(chunks[0].phonemes.length).toBeLessThanOrEqual(1000);
+    expect(chunks[0].pcm).toHaveLength((2 * chunks[0].phonemes.length + 3) * 4 * HOP_LENGTH);
   });
 
   it('skips phonemes missing from the map with a warning', async () => {

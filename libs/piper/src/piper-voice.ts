@@ -71,6 +71,16 @@ export const SYNTHESIS_LIMITS = {
   sentenceSilenceSeconds: { min: 0, max: 60 },
 } as const;
 
+/**
+ * Longest phoneme sequence sent to the network at once. Piper itself would run a
+ * sentence of any length, but espeak-ng joins clauses without punctuation into one
+ * sentence, so 100,000 characters with no full stop become one sentence of ~120,000
+ * phonemes: minutes of audio in one tensor, gigabytes of memory. Past this bound
+ * (about a minute of speech) a sentence is cut at its last word boundary; shorter
+ * sentences, which is every real one, are untouched and byte-identical to Piper.
+ */
+export const MAX_PHONEMES_PER_INFERENCE = 1000;
+
 let sharedPhonemizer: Promise<EspeakPhonemizer> | undefined;
 
 /** espeak-ng is loaded once per process and shared by every voice. */
@@ -216,7 +226,9 @@ export class PiperVoice {
     );
     const speakerId = this.resolveSpeakerId(options.speaker);
     if (typeof text !== 'string') throw new EmptyTextError('text must be a string');
-    const sentences = this.phonemize(text).filter((sentence) => sentence.length > 0);
+    const sentences = this.phonemize(text)
+      .filter((sentence) => sentence.length > 0)
+      .flatMap((sentence) => splitOverlongSentence(sentence, MAX_PHONEMES_PER_INFERENCE));
     if (sentences.length === 0) throw new EmptyTextError();
     return {
       sentences,
@@ -261,6 +273,21 @@ interface SynthesisPlan {
   volume: number;
   speakerId: number | undefined;
   silenceSamples: number;
+}
+
+/** Cuts a sentence longer than `maxPhonemes` after the last space that keeps a part within it. */
+export function splitOverlongSentence(phonemes: string[], maxPhonemes: number): string[][] {
+  if (phonemes.length <= maxPhonemes) return [phonemes];
+  const parts: string[][] = [];
+  let start = 0;
+  while (phonemes.length - start > maxPhonemes) {
+    const space = phonemes.lastIndexOf(' ', start + maxPhonemes - 1);
+    const end = space > start ? space + 1 : start + maxPhonemes;
+    parts.push(phonemes.slice(start, end));
+    start = end;
+  }
+  parts.push(phonemes.slice(start));
+  return parts;
 }
 
 function checkedOption(
