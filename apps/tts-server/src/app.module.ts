@@ -1,0 +1,51 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { ThrottlerModule } from '@nestjs/throttler';
+import { RateLimitGuard } from './common/guards/rate-limit.guard';
+import { ValidationPipe } from '@nestjs/common';
+import { DomainExceptionFilter } from './common/filters/domain-exception.filter';
+import { rateLimitOptions } from './common/guards/rate-limit';
+import { Settings } from './config/settings';
+import { SettingsModule } from './config/settings.module';
+import { EngineModule } from './engine/engine.module';
+import { EngineWarmup } from './engine-warmup.service';
+import { HealthModule } from './health/health.module';
+import { ModelsModule } from './models/models.module';
+import { TtsModule } from './tts/tts.module';
+
+/**
+ * The TTS server: feature modules wired by dependency injection, and the cross-cutting
+ * pipeline (validation pipe, rate-limit guard, error filter) registered as providers so
+ * that a testing module runs exactly what production runs.
+ */
+@Module({})
+export class AppModule {
+  /** @param settingsOverrides values that take precedence over the environment (tests, benchmarks). */
+  static forRoot(settingsOverrides: Record<string, string | undefined> = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        SettingsModule.forRoot(settingsOverrides),
+        ThrottlerModule.forRootAsync({ inject: [Settings], useFactory: rateLimitOptions }),
+        EngineModule,
+        ModelsModule,
+        TtsModule,
+        HealthModule,
+      ],
+      providers: [
+        EngineWarmup,
+        {
+          provide: APP_PIPE,
+          useValue: new ValidationPipe({
+            transform: true,
+            whitelist: true,
+            forbidNonWhitelisted: true,
+            forbidUnknownValues: true,
+          }),
+        },
+        { provide: APP_GUARD, useClass: RateLimitGuard },
+        { provide: APP_FILTER, useClass: DomainExceptionFilter },
+      ],
+    };
+  }
+}

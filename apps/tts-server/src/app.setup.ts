@@ -1,0 +1,56 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import helmet from 'helmet';
+import { requestIdMiddleware } from './common/request-id';
+import { SERVICE_VERSION } from './common/package-version';
+import { Settings } from './config/settings';
+
+/**
+ * Everything about the HTTP application that is not a module: body limits, security
+ * headers, CORS, request ids, Swagger UI, shutdown hooks. Shared by main.ts and the
+ * e2e tests so both run the same server.
+ */
+export function configureApp(app: NestExpressApplication): Settings {
+  const settings = app.get(Settings);
+  const levels = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+  const maxLevel = settings.DEBUG ? 'debug' : settings.LOG_LEVEL;
+  app.useLogger(levels.slice(0, levels.indexOf(maxLevel) + 1));
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.useBodyParser('json', { limit: settings.MAX_BODY_BYTES });
+  app.use(requestIdMiddleware);
+  app.use(
+    helmet({
+      // Swagger UI's page needs inline styles and data: images.
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'", "'unsafe-inline'"],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          imgSrc: ["'self'", 'data:'],
+          mediaSrc: ["'self'", 'blob:', 'data:'],
+        },
+      },
+    }),
+  );
+  if (settings.ENABLE_CORS) {
+    const origins = settings.ALLOWED_ORIGINS;
+    app.enableCors({
+      origin: origins.includes('*') ? true : origins,
+      exposedHeaders: ['X-Cache', 'X-Request-Id', 'Retry-After', 'Content-Disposition'],
+    });
+  }
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Piper TTS')
+      .setDescription(
+        'Self-hosted Piper text-to-speech: the API of the Piper TTS Server, on an engine that speaks exactly as Piper does.',
+      )
+      .setVersion(SERVICE_VERSION)
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
+  app.enableShutdownHooks();
+  return settings;
+}

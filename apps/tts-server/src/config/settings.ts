@@ -1,0 +1,190 @@
+/**
+ * The server's settings: read once from the environment (and `.env`) at boot,
+ * converted and validated; a bad value stops the boot with a message naming the
+ * variable. Nothing outside config/ reads process.env.
+ */
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  validateSync,
+} from 'class-validator';
+
+const toBoolean = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  const normalized = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(normalized)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(normalized)) return false;
+  return value;
+};
+
+const toInteger = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  return /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+};
+
+const toList = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean)
+    : value;
+
+export class Settings {
+  @IsString()
+  HOST = '0.0.0.0';
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 5000;
+
+  @Transform(toBoolean)
+  @IsBoolean()
+  DEBUG = false;
+
+  @IsString()
+  MODEL_DIR = './models';
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  MAX_TEXT_LENGTH = 500;
+
+  /** Voice used when a request names none; default: the first voice found. */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_-]+$/, { message: 'DEFAULT_MODEL must be a voice name ([A-Za-z0-9_-]+)' })
+  DEFAULT_MODEL?: string;
+
+  @IsString()
+  DEFAULT_SPEAKER = '0';
+
+  @Transform(toBoolean)
+  @IsBoolean()
+  ENABLE_CORS = true;
+
+  /** Comma-separated origins; "*" allows any. */
+  @Transform(toList)
+  @IsString({ each: true })
+  ALLOWED_ORIGINS: string[] = ['*'];
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_REQUESTS = 60;
+
+  /** Seconds. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_WINDOW = 60;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  TTS_RATE_LIMIT_REQUESTS = 10;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  MAX_CONCURRENT_REQUESTS = 10;
+
+  @Transform(toBoolean)
+  @IsBoolean()
+  ENABLE_CACHING = true;
+
+  /** Seconds. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  CACHE_TTL = 3600;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  WORKERS = Math.max(1, availableParallelism());
+
+  /** onnxruntime intra-op threads per worker; 0 = cores / workers (at least 1). */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  @Max(64)
+  WORKER_THREADS = 0;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  MAX_QUEUE = 100;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(100)
+  SYNTH_TIMEOUT_MS = 60_000;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  CACHE_MAX_BYTES = 256 * 1024 * 1024;
+
+  /** Largest accepted request body. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1024)
+  MAX_BODY_BYTES = 1024 * 1024;
+
+  /** How long SIGTERM waits for in-flight requests before ending the workers. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  SHUTDOWN_TIMEOUT_MS = 25_000;
+
+  @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
+  LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
+
+  /** MODEL_DIR resolved against the working directory. */
+  get modelDir(): string {
+    return resolve(this.MODEL_DIR);
+  }
+
+  /** Intra-op threads each worker gives onnxruntime. */
+  get workerThreads(): number {
+    return this.WORKER_THREADS || Math.max(1, Math.floor(availableParallelism() / this.WORKERS));
+  }
+}
+
+/** Names of the variables this server reads (unknown variables are ignored). */
+const SETTING_NAMES = new Set(Object.keys(new Settings()).concat('DEFAULT_MODEL'));
+
+/**
+ * Builds validated settings from an environment. Throws one Error listing every bad
+ * variable by name; used as @nestjs/config's `validate` so a bad value stops the boot.
+ */
+export function validateSettings(env: Record<string, unknown>): Settings {
+  const relevant = Object.fromEntries(
+    Object.entries(env).filter(([name, value]) => SETTING_NAMES.has(name) && value !== undefined),
+  );
+  const settings = plainToInstance(Settings, relevant);
+  const errors = validateSync(settings, { skipMissingProperties: false });
+  if (errors.length > 0) {
+    const lines = errors.map((error) => {
+      const given = JSON.stringify(relevant[error.property]);
+      const reasons = Object.values(error.constraints ?? {}).join('; ');
+      return `${error.property}=${given}: ${reasons}`;
+    });
+    throw new Error(`invalid settings: ${lines.join(' | ')}`);
+  }
+  return settings;
+}

@@ -1,0 +1,482 @@
+/**
+ * EnginePool with real worker processes and voices generated in a temporary folder:
+ * the test voice (cheap, its audio a known function of the ids) for content, the bench
+ * voice (a medium voice's compute, ~0.1–0.2 s per sentence here) wherever a job must
+ * still be running when the test acts on it. Every pool a test starts is shut down
+ * after it, and the specs check that no worker process outlives its pool.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import {
+  PiperVoice,
+  writeBenchVoice,
+  writeTestVoice,
+  type GeneratedVoiceFiles,
+  type SentenceAudio,
+} from '@app/piper';
+import { EnginePool, type EnginePoolOptions, type SettledJob } from './engine-pool';
+import {
+  EngineBusyError,
+  EngineStoppedError,
+  SynthesisTimeoutError,
+  WorkerCrashedError,
+  WorkerReportedError,
+} from './engine.errors';
+import type {
+  EngineSentence,
+  EngineSynthesisOptions,
+  EngineSynthesisRequest,
+} from './piper-engine';
+
+const FOUR_SENTENCES = 'Hello world. This is a test! How are you today? The end.';
+
+/** `count` sentences of about 40 phonemes each. */
+function longText(count: number): string {
+  return Array.from(
+    { length: count },
+    (_, i) => `This is sentence number ${i + 1} of a rather long text.`,
+  ).join(' ');
+}
+
+function request(
+  voice: GeneratedVoiceFiles,
+  text: string,
+  options: EngineSynthesisOptions = {},
+): EngineSynthesisRequest {
+  return { modelPath: voice.modelPath, configPath: voice.configPath, text, options };
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
+
+/** Alive and not a zombie waiting for a parent that is gone. */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until every pid is gone (bounded by the test's timeout). */
+async function waitUntilGone(pids: number[]): Promise<void> {
+  while (pids.some(isAlive)) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+describe(EnginePool.name, () => {
+  let dir: string;
+  let testVoice: GeneratedVoiceFiles;
+  let multiVoice: GeneratedVoiceFiles;
+  let benchVoice: GeneratedVoiceFiles;
+  let localTest: PiperVoice;
+  let localMulti: PiperVoice;
+  const pools: EnginePool[] = [];
+  const logged: string[] = [];
+  const logger = {
+    log: (message: string) => logged.push(`log: ${message}`),
+    warn: (message: string) => logged.push(`warn: ${message}`),
+    error: (message: string) => logged.push(`error: ${message}`),
+  };
+
+  /** A started pool of one worker with the test voice preloaded, unless `options` say otherwise. */
+  async function startPool(options: Partial<EnginePoolOptions> = {}): Promise<EnginePool> {
+    const pool = createPool(options);
+    await pool.start();
+    return pool;
+  }
+
+  function createPool(options: Partial<EnginePoolOptions> = {}): EnginePool {
+    const pool = new EnginePool({
+      workers: 1,
+      intraOpThreads: 1,
+      maxConcurrent: 4,
+      maxQueue: 4,
+      timeoutMs: 60_000,
+      preload: [testVoice],
+      logger,
+      ...options,
+    });
+    pools.push(pool);
+    return pool;
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'engine-pool-'));
+    testVoice = await writeTestVoice(dir, { name: 'test-voice' });
+    multiVoice = await writeTestVoice(dir, { name: 'multi-voice', speakers: 3 });
+    benchVoice = await writeBenchVoice(dir);
+    localTest = await PiperVoice.load(testVoice.modelPath, { intraOpThreads: 1 });
+    localMulti = await PiperVoice.load(multiVoice.modelPath, { intraOpThreads: 1 });
+  });
+
+  afterEach(async () => {
+    const pids = pools.flatMap((pool) => pool.workerPids());
+    await Promise.all(pools.splice(0).map((pool) => pool.shutdown(1_000)));
+    expect(pids.filter(isAlive)).toEqual([]);
+    logged.length = 0;
+  });
+
+  afterAll(async () => {
+    await localTest?.release();
+    await localMulti?.release();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  describe('a started pool', () => {
+    let pool: EnginePool;
+
+    beforeEach(async () => {
+      pool = await startPool({ workers: 2, preload: [testVoice, multiVoice] });
+    });
+
+    it('is ready with every worker up', () => {
+      expect(pool.isReady()).toBe(true);
+      expect(pool.workerPids()).toHaveLength(2);
+      expect(pool.stats()).toEqual({
+        workers: 2,
+        readyWorkers: 2,
+        activeRequests: 0,
+        queuedRequests: 0,
+        maxConcurrentRequests: 4,
+        maxQueue: 4,
+      });
+    });
+
+    it('synthesizes the same PCM as PiperVoice in this process, bit for bit', async () => {
+      const local = await localTest.synthesizeAll(FOUR_SENTENCES);
+      const audio = await pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
+      expect(audio.sentenceCount).toBe(4);
+      expect(audio.sampleRate).toBe(22050);
+      expect(audio.pcm).toBeInstanceOf(Int16Array);
+      expect(audio.pcm).toEqual(local.pcm);
+      expect(audio.synthesisMs).toBeGreaterThan(0);
+    });
+
+    it('passes speaker and synthesis options through to the voice', async () => {
+      const options = {
+        speaker: 2,
+        lengthScale: 1.5,
+        noiseScale: 0.3,
+        noiseW: 0.2,
+        volume: 0.5,
+        sentenceSilenceSeconds: 0.1,
+      };
+      const local = await localMulti.synthesizeAll(FOUR_SENTENCES, options);
+      const audio = await pool.synthesizeAll(request(multiVoice, FOUR_SENTENCES, options));
+      expect(audio.pcm).toEqual(local.pcm);
+      // and not by accident: another speaker sounds different
+      const speaker1 = await pool.synthesizeAll(
+        request(multiVoice, FOUR_SENTENCES, { ...options, speaker: 1 }),
+      );
+      expect(speaker1.pcm).toHaveLength(local.pcm.length);
+      expect(speaker1.pcm).not.toEqual(local.pcm);
+    });
+
+    it('streams the sentences in order, each as PiperVoice speaks it', async () => {
+      const local: SentenceAudio[] = await collect(localTest.synthesize(FOUR_SENTENCES));
+      const streamed: EngineSentence[] = await collect(
+        pool.synthesize(request(testVoice, FOUR_SENTENCES)),
+      );
+      expect(streamed.map((sentence) => sentence.index)).toEqual([0, 1, 2, 3]);
+      expect(streamed.map((sentence) => sentence.phonemes)).toEqual(
+        local.map((sentence) => sentence.phonemes),
+      );
+      streamed.forEach((sentence, i) => {
+        expect(sentence.phonemeIds).toEqual(local[i].phonemeIds);
+        expect(sentence.pcm).toEqual(local[i].pcm);
+        expect(sentence.sampleRate).toBe(22050);
+      });
+    });
+
+    it('phonemizes into the sentences that synthesis speaks', async () => {
+      const sentences = await pool.phonemize(testVoice.modelPath, testVoice.configPath, FOUR_SENTENCES);
+      const expected = localTest
+        .phonemize(FOUR_SENTENCES)
+        .map((phonemes) => ({ phonemes, phonemeIds: localTest.phonemesToIds(phonemes) }));
+      expect(sentences).toEqual(expected);
+      expect(sentences).toHaveLength(4);
+    });
+
+    it("reports the engine's typed errors by code, and the worker keeps serving", async () => {
+      const pids = pool.workerPids();
+      const failure = pool.synthesizeAll(request(multiVoice, 'Hello.', { speaker: 3 }));
+      await expect(failure).rejects.toBeInstanceOf(WorkerReportedError);
+      await expect(failure).rejects.toMatchObject({
+        code: 'SPEAKER_NOT_FOUND',
+        workerErrorName: 'SpeakerNotFoundError',
+        message: expect.stringContaining('speaker 3 not found in voice multi-voice') as string,
+      });
+      await expect(pool.synthesizeAll(request(testVoice, '   '))).rejects.toMatchObject({
+        code: 'TEXT_EMPTY',
+      });
+      await expect(
+        pool.synthesizeAll(request(testVoice, 'Hello.', { lengthScale: -1 })),
+      ).rejects.toMatchObject({ code: 'SYNTHESIS_OPTION_INVALID' });
+      await expect(
+        pool.phonemize(join(dir, 'missing.onnx'), join(dir, 'missing.onnx.json'), 'Hello.'),
+      ).rejects.toMatchObject({ code: 'VOICE_CONFIG_INVALID' });
+
+      const audio = await pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
+      expect(audio.sentenceCount).toBe(4);
+      expect(pool.workerPids()).toEqual(pids);
+      expect(pool.stats()).toMatchObject({ activeRequests: 0, readyWorkers: 2 });
+    });
+
+    it('surfaces errors of a stream at its first sentence', async () => {
+      const sentences = pool.synthesize(request(multiVoice, 'Hello.', { speaker: 'nobody' }));
+      await expect(collect(sentences)).rejects.toMatchObject({ code: 'SPEAKER_NOT_FOUND' });
+    });
+  });
+
+  describe('admission', () => {
+    it('queues beyond maxConcurrent and refuses beyond maxQueue with EngineBusyError', async () => {
+      const pool = await startPool({ maxConcurrent: 1, maxQueue: 1 });
+      const text = longText(40);
+      const running = pool.synthesizeAll(request(testVoice, text));
+      const queued = pool.synthesizeAll(request(testVoice, text));
+      const refused = pool.synthesizeAll(request(testVoice, text));
+      expect(pool.stats()).toMatchObject({ activeRequests: 1, queuedRequests: 1 });
+
+      await expect(refused).rejects.toBeInstanceOf(EngineBusyError);
+      const busy = (await refused.catch((error: unknown) => error)) as EngineBusyError;
+      expect(busy.code).toBe('ENGINE_BUSY');
+      expect(busy.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+      expect((await running).sentenceCount).toBe(40);
+      expect((await queued).sentenceCount).toBe(40);
+      expect(pool.stats()).toMatchObject({ activeRequests: 0, queuedRequests: 0 });
+    });
+
+    it('serves requests holding a slot in order as workers free up', async () => {
+      const settled: SettledJob[] = [];
+      const pool = await startPool({ maxConcurrent: 3, onJobSettled: (job) => settled.push(job) });
+      const texts = ['One.', 'One. Two.', 'One. Two. Three.'];
+      const audios = await Promise.all(texts.map((text) => pool.synthesizeAll(request(testVoice, text))));
+      expect(audios.map((audio) => audio.sentenceCount)).toEqual([1, 2, 3]);
+      expect(settled.map((job) => job.sentenceCount)).toEqual([1, 2, 3]);
+    });
+
+    it('rejects calls before start() as a programming error', async () => {
+      const pool = createPool();
+      expect(pool.isReady()).toBe(false);
+      await expect(pool.synthesizeAll(request(testVoice, 'Hello.'))).rejects.toThrow(/start\(\)/);
+    });
+  });
+
+  describe('failures', () => {
+    it('kills and replaces a worker whose job runs past the timeout', async () => {
+      const pool = await startPool({ timeoutMs: 300, preload: [benchVoice, testVoice] });
+      const [firstPid] = pool.workerPids();
+
+      const slow = pool.synthesizeAll(request(benchVoice, longText(20)));
+      await expect(slow).rejects.toBeInstanceOf(SynthesisTimeoutError);
+      await expect(slow).rejects.toMatchObject({ code: 'SYNTHESIS_TIMEOUT', timeoutMs: 300 });
+      await waitUntilGone([firstPid]);
+
+      const audio = await pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
+      expect(audio.sentenceCount).toBe(4);
+      expect(pool.workerPids()).toHaveLength(1);
+      expect(pool.workerPids()).not.toContain(firstPid);
+      expect(logged.some((line) => line.startsWith('warn:') && line.includes('300 ms'))).toBe(true);
+    });
+
+    it('fails the job of a worker that dies with WorkerCrashedError and replaces the worker', async () => {
+      const settled: SettledJob[] = [];
+      const pool = await startPool({
+        preload: [benchVoice, testVoice],
+        onJobSettled: (job) => settled.push(job),
+      });
+      const [firstPid] = pool.workerPids();
+
+      const sentences = pool.synthesize(request(benchVoice, longText(20)))[Symbol.asyncIterator]();
+      const first = await sentences.next();
+      expect(first.done).toBe(false);
+      process.kill(firstPid, 'SIGKILL');
+      await expect(collect({ [Symbol.asyncIterator]: () => sentences })).rejects.toThrow(
+        WorkerCrashedError,
+      );
+      expect(settled).toMatchObject([{ outcome: 'crashed', workerPid: firstPid }]);
+
+      const audio = await pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
+      expect(audio.sentenceCount).toBe(4);
+      expect(pool.workerPids()).not.toContain(firstPid);
+      expect(logged.some((line) => line.startsWith('error:') && line.includes('SIGKILL'))).toBe(true);
+    });
+
+    it('rejects start() when a voice cannot be preloaded, and still serves other voices', async () => {
+      const pool = createPool({
+        preload: [{ modelPath: join(dir, 'missing.onnx'), configPath: join(dir, 'missing.onnx.json') }],
+      });
+      await expect(pool.start()).rejects.toMatchObject({ code: 'VOICE_CONFIG_INVALID' });
+      expect(pool.isReady()).toBe(false);
+      expect(pool.stats()).toMatchObject({ workers: 1, readyWorkers: 0 });
+      const audio = await pool.synthesizeAll(request(testVoice, 'Hello.'));
+      expect(audio.sentenceCount).toBe(1);
+    });
+  });
+
+  describe('cancellation', () => {
+    const total = 20;
+    let pool: EnginePool;
+    let settled: SettledJob[];
+
+    beforeEach(async () => {
+      settled = [];
+      pool = await startPool({
+        maxConcurrent: 1,
+        maxQueue: 1,
+        preload: [benchVoice, testVoice],
+        onJobSettled: (job) => settled.push(job),
+      });
+    });
+
+    it('stops the worker when the consumer stops iterating, and frees it for the next request', async () => {
+      const received: EngineSentence[] = [];
+      for await (const sentence of pool.synthesize(request(benchVoice, longText(total)))) {
+        received.push(sentence);
+        break;
+      }
+      // With one slot and one worker, this request runs only once the worker has given
+      // up the first text: it synthesized a sentence or two more, not the other 19.
+      const next = await pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
+      expect(received).toHaveLength(1);
+      expect(next.sentenceCount).toBe(4);
+      expect(settled.map((job) => job.outcome)).toEqual(['cancelled', 'done']);
+      expect(settled[0].sentenceCount).toBeLessThanOrEqual(5);
+    });
+
+    it('stops when the signal aborts: the stream ends, synthesizeAll rejects', async () => {
+      const controller = new AbortController();
+      const received: EngineSentence[] = [];
+      for await (const sentence of pool.synthesize(
+        request(benchVoice, longText(total)),
+        controller.signal,
+      )) {
+        received.push(sentence);
+        controller.abort();
+      }
+      expect(received).toHaveLength(1);
+
+      const aborted = new AbortController();
+      const all = pool.synthesizeAll(request(benchVoice, longText(total)), aborted.signal);
+      setImmediate(() => aborted.abort());
+      await expect(all).rejects.toMatchObject({ name: 'AbortError' });
+
+      const next = await pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
+      expect(next.sentenceCount).toBe(4);
+      expect(settled.map((job) => job.outcome)).toEqual(['cancelled', 'cancelled', 'done']);
+      expect(settled[0].sentenceCount).toBeLessThanOrEqual(5);
+      expect(settled[1].sentenceCount).toBeLessThanOrEqual(5);
+    });
+
+    it('gives up the queue place of a request whose signal aborts while it waits', async () => {
+      const running = pool.synthesizeAll(request(benchVoice, longText(3)));
+      const controller = new AbortController();
+      const waiting = collect(pool.synthesize(request(testVoice, 'Hello.'), controller.signal));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(pool.stats()).toMatchObject({ activeRequests: 1, queuedRequests: 1 });
+      controller.abort();
+      await expect(waiting).resolves.toEqual([]);
+      expect(pool.stats()).toMatchObject({ activeRequests: 1, queuedRequests: 0 });
+      expect((await running).sentenceCount).toBe(3);
+    });
+  });
+
+  describe('shutdown', () => {
+    it('finishes running requests, rejects queued and new ones, and ends every worker', async () => {
+      const pool = await startPool({ workers: 2, maxConcurrent: 1, maxQueue: 2 });
+      const pids = pool.workerPids();
+      expect(pids).toHaveLength(2);
+
+      const running = pool.synthesizeAll(request(testVoice, longText(40)));
+      const queued = pool.synthesizeAll(request(testVoice, 'Hello.'));
+      const stopped = pool.shutdown(30_000);
+      expect(pool.isReady()).toBe(false);
+      await expect(queued).rejects.toBeInstanceOf(EngineStoppedError);
+      expect((await running).sentenceCount).toBe(40);
+      await stopped;
+
+      for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+      expect(pool.workerPids()).toEqual([]);
+      await expect(pool.synthesizeAll(request(testVoice, 'Hello.'))).rejects.toBeInstanceOf(
+        EngineStoppedError,
+      );
+      await expect(collect(pool.synthesize(request(testVoice, 'Hello.')))).rejects.toBeInstanceOf(
+        EngineStoppedError,
+      );
+      await expect(pool.phonemize(testVoice.modelPath, testVoice.configPath, 'Hi.')).rejects.toBeInstanceOf(
+        EngineStoppedError,
+      );
+      await expect(pool.start()).rejects.toBeInstanceOf(EngineStoppedError);
+    });
+
+    it('fails what still runs at the deadline with EngineStoppedError', async () => {
+      const pool = await startPool({ preload: [benchVoice] });
+      const pids = pool.workerPids();
+      const sentences = pool.synthesize(request(benchVoice, longText(20)))[Symbol.asyncIterator]();
+      await sentences.next();
+      await pool.shutdown(0);
+      await expect(collect({ [Symbol.asyncIterator]: () => sentences })).rejects.toBeInstanceOf(
+        EngineStoppedError,
+      );
+      for (const pid of pids) expect(isAlive(pid)).toBe(false);
+    });
+
+    it('of a pool never started resolves at once', async () => {
+      const pool = createPool();
+      await pool.shutdown(1_000);
+      await expect(pool.synthesizeAll(request(testVoice, 'Hello.'))).rejects.toBeInstanceOf(
+        EngineStoppedError,
+      );
+    });
+
+    it('leaves no worker behind when the server process itself is killed', async () => {
+      // A server (here a bare Node process running a pool) dies without a shutdown:
+      // its workers see their IPC channel close and exit.
+      const script = `
+        const { EnginePool } = require(${JSON.stringify(join(__dirname, 'engine-pool.ts'))});
+        const pool = new EnginePool({ workers: 2, intraOpThreads: 1, maxConcurrent: 1, maxQueue: 0, timeoutMs: 60000 });
+        pool.start().then(() => console.log(JSON.stringify(pool.workerPids())));
+      `;
+      const server = spawn(
+        process.execPath,
+        [
+          '-r',
+          require.resolve('ts-node/register/transpile-only'),
+          '-r',
+          require.resolve('tsconfig-paths/register'),
+          '-e',
+          script,
+        ],
+        {
+          env: { ...process.env, TS_NODE_PROJECT: resolve(__dirname, '../../../../tsconfig.json') },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
+      const exited = once(server, 'exit');
+      const [line] = (await once(createInterface({ input: server.stdout }), 'line')) as [string];
+      const pids = JSON.parse(line) as number[];
+      expect(pids).toHaveLength(2);
+      expect(pids.every(isAlive)).toBe(true);
+
+      server.kill('SIGKILL');
+      await exited;
+      await waitUntilGone(pids);
+      expect(pids.filter(isAlive)).toEqual([]);
+    });
+  });
+});

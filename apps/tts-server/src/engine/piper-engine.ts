@@ -1,0 +1,65 @@
+/**
+ * What the rest of the server needs from the engine. The provider behind this token
+ * runs @app/piper in long-lived worker subprocesses under a concurrency limiter
+ * (EnginePool); controllers and services depend only on this contract.
+ */
+import type { SynthesisOptions } from '@app/piper';
+
+export type EngineSynthesisOptions = Omit<SynthesisOptions, 'signal'>;
+
+export interface EngineSynthesisRequest {
+  /** Absolute path of `<voice>.onnx`, from the voice registry only. */
+  modelPath: string;
+  /** Absolute path of its `.onnx.json`. */
+  configPath: string;
+  text: string;
+  options: EngineSynthesisOptions;
+}
+
+export interface EngineSentence {
+  index: number;
+  phonemes: string[];
+  phonemeIds: number[];
+  /** Speech then sentence silence, mono 16-bit. */
+  pcm: Int16Array;
+  sampleRate: number;
+  inferenceMs: number;
+}
+
+export interface EngineAudio {
+  pcm: Int16Array;
+  sampleRate: number;
+  sentenceCount: number;
+  /** Wall time from the start on a worker to the last sample. */
+  synthesisMs: number;
+}
+
+export interface PhonemizedSentence {
+  phonemes: string[];
+  phonemeIds: number[];
+}
+
+export interface EngineStats {
+  workers: number;
+  /** Workers that are started and have the preloaded voices loaded. */
+  readyWorkers: number;
+  activeRequests: number;
+  queuedRequests: number;
+  maxConcurrentRequests: number;
+  maxQueue: number;
+}
+
+export abstract class PiperEngine {
+  /** Sentence by sentence; stops (and frees the worker) when `signal` aborts. */
+  abstract synthesize(request: EngineSynthesisRequest, signal?: AbortSignal): AsyncIterable<EngineSentence>;
+
+  /** The whole text as one PCM buffer. */
+  abstract synthesizeAll(request: EngineSynthesisRequest, signal?: AbortSignal): Promise<EngineAudio>;
+
+  abstract phonemize(modelPath: string, configPath: string, text: string): Promise<PhonemizedSentence[]>;
+
+  /** True once every worker is up and has the preloaded voices loaded. */
+  abstract isReady(): boolean;
+
+  abstract stats(): EngineStats;
+}

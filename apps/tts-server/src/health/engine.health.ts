@@ -1,0 +1,32 @@
+import { Injectable } from '@nestjs/common';
+import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import { PiperEngine } from '../engine/piper-engine';
+import { VoiceRegistry } from '../models/voice-registry.service';
+import { ShutdownState } from './shutdown-state';
+
+/**
+ * Readiness: the server can answer a synthesis now — not shutting down, a default voice
+ * installed, every worker started with that voice loaded.
+ */
+@Injectable()
+export class EngineHealthIndicator {
+  constructor(
+    private readonly health: HealthIndicatorService,
+    private readonly engine: PiperEngine,
+    private readonly voices: VoiceRegistry,
+    private readonly shutdown: ShutdownState,
+  ) {}
+
+  check(): HealthIndicatorResult {
+    const session = this.health.check('engine');
+    const stats = this.engine.stats();
+    const defaultVoice = this.voices.defaultVoice()?.name ?? null;
+    const details = { defaultVoice, workers: stats.workers, readyWorkers: stats.readyWorkers };
+    if (this.shutdown.shuttingDown) return session.down({ ...details, message: 'shutting down' });
+    if (!defaultVoice)
+      return session.down({ ...details, message: 'no voice installed in MODEL_DIR' });
+    if (!this.engine.isReady())
+      return session.down({ ...details, message: 'workers are starting' });
+    return session.up(details);
+  }
+}

@@ -1,0 +1,105 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import {
+  IsNotEmpty,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import { SYNTHESIS_LIMITS } from '@app/piper';
+
+/** Hard ceiling for any text field; MAX_TEXT_LENGTH (a setting) is checked by the service. */
+export const TEXT_HARD_LIMIT = 100_000;
+export const VOICE_NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
+
+const speakerToString = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'number' && Number.isInteger(value) ? String(value) : value;
+
+export class PhonemizeDto {
+  @ApiProperty({ description: 'Text to phonemize', example: 'Hello world. How are you?' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(TEXT_HARD_LIMIT)
+  text!: string;
+
+  @ApiPropertyOptional({
+    description: 'Voice name (see GET /voices); default: the server default voice',
+    example: 'en_US-lessac-medium',
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(VOICE_NAME_PATTERN, { message: 'model must be a voice name ([A-Za-z0-9_-]+)' })
+  model?: string;
+}
+
+export class SynthesizeDto extends PhonemizeDto {
+  @ApiPropertyOptional({
+    description: 'Speaker index ("0") or a name from the voice\'s speaker_id_map',
+    example: '0',
+    type: String,
+  })
+  @IsOptional()
+  @Transform(speakerToString)
+  @IsString()
+  @MaxLength(200)
+  speaker_id?: string;
+
+  @ApiPropertyOptional({
+    description: 'Phoneme length, larger is slower',
+    minimum: 0.05,
+    maximum: 20,
+    example: 1,
+  })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(SYNTHESIS_LIMITS.lengthScale.min)
+  @Max(SYNTHESIS_LIMITS.lengthScale.max)
+  length_scale?: number;
+
+  @ApiPropertyOptional({ description: 'Generator noise', minimum: 0, maximum: 10, example: 0.667 })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(SYNTHESIS_LIMITS.noiseScale.min)
+  @Max(SYNTHESIS_LIMITS.noiseScale.max)
+  noise_scale?: number;
+
+  @ApiPropertyOptional({
+    description: 'Phoneme width noise',
+    minimum: 0,
+    maximum: 10,
+    example: 0.8,
+  })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(SYNTHESIS_LIMITS.noiseW.min)
+  @Max(SYNTHESIS_LIMITS.noiseW.max)
+  noise_w?: number;
+
+  @ApiPropertyOptional({
+    description: 'Seconds of silence after each sentence',
+    minimum: 0,
+    maximum: 60,
+    example: 0.2,
+  })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(SYNTHESIS_LIMITS.sentenceSilenceSeconds.min)
+  @Max(SYNTHESIS_LIMITS.sentenceSilenceSeconds.max)
+  sentence_silence?: number;
+
+  @ApiPropertyOptional({
+    description: 'Volume multiplier after peak normalisation',
+    minimum: 0,
+    maximum: 100,
+    example: 1,
+  })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(SYNTHESIS_LIMITS.volume.min)
+  @Max(SYNTHESIS_LIMITS.volume.max)
+  volume?: number;
+}

@@ -1,0 +1,67 @@
+import { Body, Controller, HttpCode, Post, UseInterceptors } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiGatewayTimeoutResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
+import { TtsRateLimit } from '../common/guards/rate-limit';
+import { ErrorEnvelopeDto } from '../common/error-envelope.dto';
+import { CachedAudioResponse } from './cached-audio-response';
+import { PhonemizeResponseDto } from './dto/phonemize-response.dto';
+import { PhonemizeDto, SynthesizeDto } from './dto/synthesize.dto';
+import { TtsService } from './tts.service';
+import { XCacheInterceptor } from './x-cache.interceptor';
+
+@ApiTags('tts')
+@ApiBadRequestResponse({
+  description: 'Invalid body: empty or too long text, wrong types, unknown fields, malformed JSON',
+  type: ErrorEnvelopeDto,
+})
+@ApiNotFoundResponse({
+  description: 'Unknown voice or speaker; the message lists what exists',
+  type: ErrorEnvelopeDto,
+})
+@ApiTooManyRequestsResponse({
+  description: 'Rate limited (Retry-After header)',
+  type: ErrorEnvelopeDto,
+})
+@Controller()
+export class TtsController {
+  constructor(private readonly tts: TtsService) {}
+
+  @Post('tts')
+  @HttpCode(200)
+  @TtsRateLimit()
+  @UseInterceptors(XCacheInterceptor)
+  @ApiOperation({ summary: 'Synthesize text to a WAV file' })
+  @ApiProduces('audio/wav')
+  @ApiOkResponse({
+    description: 'WAV audio (16-bit mono PCM); header X-Cache: HIT|MISS',
+    schema: { type: 'string', format: 'binary' },
+  })
+  @ApiServiceUnavailableResponse({
+    description: 'All synthesis slots and queue places taken (Retry-After)',
+    type: ErrorEnvelopeDto,
+  })
+  @ApiGatewayTimeoutResponse({
+    description: 'Synthesis took longer than SYNTH_TIMEOUT_MS',
+    type: ErrorEnvelopeDto,
+  })
+  synthesize(@Body() dto: SynthesizeDto): Promise<CachedAudioResponse> {
+    return this.tts.synthesize(dto);
+  }
+
+  @Post('phonemize')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Phonemes and phoneme ids per sentence, as the voice would speak them' })
+  @ApiOkResponse({ type: PhonemizeResponseDto })
+  phonemize(@Body() dto: PhonemizeDto): Promise<PhonemizeResponseDto> {
+    return this.tts.phonemize(dto);
+  }
+}

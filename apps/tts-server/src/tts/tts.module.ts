@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { AudioCacheModule } from '../cache/audio-cache.module';
+import { EngineModule } from '../engine/engine.module';
+import { ModelsModule } from '../models/models.module';
+import { TtsController } from './tts.controller';
+import { TtsService } from './tts.service';
+
+@Module({
+  imports: [ModelsModule, EngineModule, AudioCacheModule],
+  controllers: [TtsController],
+  providers: [TtsService],
+})
+export class TtsModule {}

@@ -1,0 +1,59 @@
+/**
+ * Starts the real server (AppModule + configureApp, real worker subprocesses) on a
+ * temporary MODEL_DIR filled with generated voices, for e2e specs.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Test } from '@nestjs/testing';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { writeBenchVoice, writeTestVoice } from '@app/piper';
+import { AppModule } from '../../apps/tts-server/src/app.module';
+import { configureApp } from '../../apps/tts-server/src/app.setup';
+import { EngineWarmup } from '../../apps/tts-server/src/engine-warmup.service';
+
+export interface ModelDirOptions {
+  /** Also install the heavier benchmark voice (about 150 ms per 100 ids). */
+  benchVoice?: boolean;
+}
+
+/**
+ * A MODEL_DIR with: `test-voice` (flat Piper layout, single speaker, no card),
+ * `multi-voice` (seed layout models/<voice>/, 3 speakers, MODEL_CARD) and optionally
+ * `bench-voice` (flat).
+ */
+export async function makeModelDir(options: ModelDirOptions = {}): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tts-models-'));
+  await writeTestVoice(dir, { name: 'test-voice' });
+  const seedDir = join(dir, 'multi-voice');
+  await mkdir(seedDir);
+  await writeTestVoice(seedDir, { name: 'multi-voice', speakers: 3 });
+  await writeFile(
+    join(seedDir, 'MODEL_CARD'),
+    '# Multi voice\n\nA generated three-speaker test voice.\n',
+  );
+  if (options.benchVoice) await writeBenchVoice(dir, { name: 'bench-voice' });
+  return dir;
+}
+
+export async function startServer(
+  settings: Record<string, string>,
+): Promise<NestExpressApplication> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      AppModule.forRoot({ WORKERS: '1', WORKER_THREADS: '1', LOG_LEVEL: 'error', ...settings }),
+    ],
+  }).compile();
+  const app = moduleRef.createNestApplication<NestExpressApplication>({
+    bodyParser: false,
+    logger: ['error'],
+  });
+  configureApp(app);
+  await app.init();
+  await app.get(EngineWarmup).whenStarted();
+  return app;
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
