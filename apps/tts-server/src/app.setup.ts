@@ -29,6 +29,8 @@ export function configureApp(app: NestExpressApplication): Settings {
           styleSrc: ["'self'", "'unsafe-inline'"],
           imgSrc: ["'self'", 'data:'],
           mediaSrc: ["'self'", 'blob:', 'data:'],
+          // Self-hosted servers are often reached over plain HTTP on a LAN address.
+          upgradeInsecureRequests: null,
         },
       },
     }),

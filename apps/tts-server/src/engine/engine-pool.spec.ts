@@ -140,8 +140,24 @@ describe(EnginePool.name, () => {
   describe('a started pool', () => {
     let pool: EnginePool;
 
-    beforeEach(async () => {
-      pool = await startPool({ workers: 2, preload: [testVoice, multiVoice] });
+    beforeAll(async () => {
+      // Shared by the tests of this block, so not in `pools` (shut down after each test).
+      pool = new EnginePool({
+        workers: 2,
+        intraOpThreads: 1,
+        maxConcurrent: 4,
+        maxQueue: 4,
+        timeoutMs: 60_000,
+        preload: [testVoice, multiVoice],
+        logger,
+      });
+      await pool.start();
+    });
+
+    afterAll(async () => {
+      const pids = pool.workerPids();
+      await pool.shutdown(1_000);
+      expect(pids.filter(isAlive)).toEqual([]);
     });
 
     it('is ready with every worker up', () => {

@@ -37,7 +37,17 @@ export class DomainExceptionFilter implements ExceptionFilter {
     const response = http.getResponse<Response>();
     const { status, message, code, retryAfterSeconds } = this.describe(exception);
 
-    if (status >= 500 && !(exception instanceof PiperError)) {
+    if (exception instanceof HttpException && isStructuredBody(exception.getResponse())) {
+      // A deliberate structured answer, e.g. terminus's readiness report with a 503:
+      // the probe's details are the useful part, so they go out unchanged.
+      response.status(status).json(exception.getResponse());
+      return;
+    }
+    if (
+      status >= 500 &&
+      !(exception instanceof PiperError) &&
+      !(exception instanceof HttpException)
+    ) {
       this.logger.error(
         `request ${request.requestId ?? '-'} ${request.method} ${request.originalUrl} failed`,
         exception instanceof Error ? exception.stack : String(exception),
@@ -113,4 +123,9 @@ export class DomainExceptionFilter implements ExceptionFilter {
     }
     return { status: HttpStatus.INTERNAL_SERVER_ERROR, message: 'internal server error' };
   }
+}
+
+/** An HttpException body that is an object without Nest's `message` field. */
+function isStructuredBody(body: unknown): body is Record<string, unknown> {
+  return typeof body === 'object' && body !== null && !('message' in body);
 }
