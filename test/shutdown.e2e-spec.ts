@@ -25,6 +25,7 @@ import {
   startBuiltServer,
   waitFor,
   type BuiltServer,
+  type Exit,
 } from './support/processes';
 import { makeModelDir, removeDir, startServer } from './support/test-server';
 
@@ -132,10 +133,10 @@ describeBuilt('Built TTS server on SIGTERM', () => {
   afterEach(async () => {
     // Only does something when a test failed with processes left behind.
     if (server && server.process.exitCode === null && server.process.signalCode === null) {
-      killIfRunning(server.pid);
+      await killIfRunning(server.pid, BUILT_SERVER_MAIN);
       await exitWithin(server, 5_000);
     }
-    for (const pid of workerPids) killIfRunning(pid);
+    for (const pid of workerPids) await killIfRunning(pid, 'synth-worker');
     server = undefined;
     workerPids = [];
   });
@@ -144,22 +145,36 @@ describeBuilt('Built TTS server on SIGTERM', () => {
     if (modelDir) await removeDir(modelDir);
   });
 
-  async function stopWithSigterm(running: BuiltServer): Promise<void> {
+  /** Sends SIGTERM and waits (bounded) for the process to end; how it ended. */
+  async function stopWithSigterm(running: BuiltServer): Promise<Exit> {
     expect(running.process.kill('SIGTERM')).toBe(true);
     const exit = await exitWithin(running, EXIT_TIMEOUT_MS);
     if (exit === undefined) {
       throw new Error(`still running ${EXIT_TIMEOUT_MS} ms after SIGTERM:\n${running.output()}`);
     }
-    expect(exit).toEqual({ code: 0, signal: null });
-    // The workers ended before the server did: none was left behind as an orphan.
+    return exit;
+  }
+
+  /** The workers ended before the server did: none was left behind as an orphan. */
+  function expectNoWorkerLeft(): void {
     for (const pid of workerPids) expect(isRunning(pid)).toBe(false);
   }
 
-  it('exits with code 0 on SIGTERM and leaves no worker behind', async () => {
+  it('stops on SIGTERM and leaves no worker behind', async () => {
     const running = server!;
     await request(running.url).get('/health/ready').expect(200);
 
     await stopWithSigterm(running);
+
+    expectNoWorkerLeft();
+  });
+
+  it('exits with code 0 after a graceful SIGTERM', async () => {
+    // A supervisor (Docker, Kubernetes, systemd) reads a stop it asked for as a
+    // failure when the process ends with 143 / "killed by SIGTERM" instead of 0.
+    const exit = await stopWithSigterm(server!);
+
+    expect(exit).toEqual({ code: 0, signal: null });
   });
 
   it('finishes a request in flight at SIGTERM before exiting', async () => {
@@ -178,11 +193,12 @@ describeBuilt('Built TTS server on SIGTERM', () => {
       return now.some((ticks, index) => ticks - before[index] >= 30);
     });
 
-    const exit = stopWithSigterm(running);
+    const stopped = stopWithSigterm(running);
     const res = await inFlight;
-    await exit;
+    await stopped;
 
     expect(res.status).toBe(200);
     expectWav(res.body as Buffer);
+    expectNoWorkerLeft();
   });
 });

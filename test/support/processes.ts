@@ -68,12 +68,22 @@ export function isRunning(pid: number): boolean {
   }
 }
 
-/** Sends SIGKILL if the process still exists (cleanup after a failed test). */
-export function killIfRunning(pid: number): void {
+/**
+ * Cleanup after a failed test: SIGKILL to `pid` if it still exists and its command
+ * line contains `command` (a pid that has exited may already belong to someone else).
+ */
+export async function killIfRunning(pid: number, command: string): Promise<void> {
+  let commandLine: string;
+  try {
+    commandLine = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replace(/\0/g, ' ');
+  } catch {
+    return; // already gone
+  }
+  if (!commandLine.includes(command)) return;
   try {
     process.kill(pid, 'SIGKILL');
   } catch {
-    // already gone
+    // exited meanwhile
   }
 }
 
@@ -83,7 +93,7 @@ export function childPids(pid: number): Promise<number[]> {
     execFile('ps', ['-o', 'pid=', '--ppid', String(pid)], (error, stdout) => {
       // ps exits with 1 when the process has no children.
       if (error && error.code !== 1) {
-        reject(error);
+        reject(new Error(`ps --ppid ${pid} failed: ${error.message}`));
         return;
       }
       resolve(
@@ -222,14 +232,17 @@ export async function startBuiltServer(
       { timeoutMs: readyTimeoutMs, intervalMs: 200 },
     );
   } catch (error) {
-    killIfRunning(server.pid);
+    await killIfRunning(server.pid, BUILT_SERVER_MAIN);
     throw error;
   }
   return server;
 }
 
 /** Resolves with how the process exited, or undefined if it still runs after `timeoutMs`. */
-export async function exitWithin(server: BuiltServer, timeoutMs: number): Promise<Exit | undefined> {
+export async function exitWithin(
+  server: BuiltServer,
+  timeoutMs: number,
+): Promise<Exit | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), timeoutMs);

@@ -53,6 +53,8 @@ export function configureApp(app: NestExpressApplication): Settings {
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
-  app.enableShutdownHooks();
+  // Exit with code 0 after a graceful stop: by default Nest re-raises the signal, which
+  // Docker and Kubernetes report as a failure (exit 143).
+  app.enableShutdownHooks(undefined, { useProcessExit: true });
   return settings;
 }
