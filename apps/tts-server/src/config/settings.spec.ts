@@ -1,0 +1,48 @@
+import { Settings, validateSettings } from './settings';
+
+describe(Settings.name, () => {
+  it('has the documented defaults', () => {
+    const settings = validateSettings({});
+    expect(settings).toMatchObject({
+      HOST: '0.0.0.0',
+      PORT: 5000,
+      MODEL_DIR: './models',
+      MAX_TEXT_LENGTH: 500,
+      DEFAULT_SPEAKER: '0',
+      RATE_LIMIT_REQUESTS: 60,
+      RATE_LIMIT_WINDOW: 60,
+      TTS_RATE_LIMIT_REQUESTS: 10,
+      MAX_CONCURRENT_REQUESTS: 10,
+      ENABLE_CACHING: true,
+      CACHE_TTL: 3600,
+      ENABLE_CORS: true,
+      ALLOWED_ORIGINS: ['*'],
+    });
+    expect(settings.WORKERS).toBeGreaterThanOrEqual(1);
+    expect(settings.workerThreads).toBeGreaterThanOrEqual(1);
+  });
+
+  it('converts environment strings and ignores unrelated variables', () => {
+    const settings = validateSettings({
+      PORT: '8080',
+      ENABLE_CACHING: 'false',
+      DEBUG: 'yes',
+      ALLOWED_ORIGINS: 'https://a.example, https://b.example',
+      DEFAULT_MODEL: 'en_US-lessac-medium',
+      PATH: '/usr/bin',
+    });
+    expect(settings.PORT).toBe(8080);
+    expect(settings.ENABLE_CACHING).toBe(false);
+    expect(settings.DEBUG).toBe(true);
+    expect(settings.ALLOWED_ORIGINS).toEqual(['https://a.example', 'https://b.example']);
+    expect(settings.DEFAULT_MODEL).toBe('en_US-lessac-medium');
+  });
+
+  it('stops the boot with a message naming each bad variable', () => {
+    expect(() => validateSettings({ PORT: 'eighty' })).toThrow(/PORT="eighty"/);
+    expect(() => validateSettings({ MAX_TEXT_LENGTH: '0' })).toThrow(/MAX_TEXT_LENGTH="0": .*not be less than 1/);
+    expect(() => validateSettings({ ENABLE_CACHING: 'maybe' })).toThrow(/ENABLE_CACHING="maybe"/);
+    expect(() => validateSettings({ DEFAULT_MODEL: '../etc' })).toThrow(/DEFAULT_MODEL must be a voice name/);
+    expect(() => validateSettings({ PORT: '-1', WORKERS: 'many' })).toThrow(/PORT="-1".*WORKERS="many"/);
+  });
+});
