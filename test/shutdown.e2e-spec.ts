@@ -92,6 +92,43 @@ describe('TTS server shutdown', () => {
     expectWav(res.body as Buffer);
     for (const pid of workerPids) expect(isRunning(pid)).toBe(false);
   });
+
+  it('answers queued requests 503 at once and stops what outlives SHUTDOWN_TIMEOUT_MS', async () => {
+    app = await startServer({
+      ...UNLIMITED_RATE,
+      MODEL_DIR: modelDir,
+      DEFAULT_MODEL: 'bench-voice',
+      MAX_TEXT_LENGTH: '5000',
+      MAX_CONCURRENT_REQUESTS: '1',
+      MAX_QUEUE: '5',
+      SHUTDOWN_TIMEOUT_MS: '0',
+    });
+    const url = await listenOnLoopback(app);
+    const engine = app.get(PoolPiperEngine);
+    const send = (label: string) =>
+      request(url)
+        .post('/tts')
+        .send({ text: longText(label, LONG_TEXT_CHARACTERS) })
+        .then((res) => res);
+    const running = send('running');
+    await waitFor('a request to hold the only slot', () => engine.stats().activeRequests === 1);
+    const queued = send('queued');
+    await waitFor(
+      'a second request to wait in the queue',
+      () => engine.stats().queuedRequests === 1,
+    );
+
+    const closing = app.close();
+    app = undefined;
+    const [runningRes, queuedRes] = await Promise.all([running, queued]);
+    await closing;
+
+    // Neither waited for the other's synthesis: with no grace period both are told to retry.
+    expect(queuedRes.status).toBe(503);
+    expect(queuedRes.body).toMatchObject({ statusCode: 503, code: 'ENGINE_STOPPED' });
+    expect(runningRes.status).toBe(503);
+    expect(runningRes.body).toMatchObject({ code: 'ENGINE_STOPPED' });
+  });
 });
 
 const describeBuilt = builtServerExists() ? describe : describe.skip;

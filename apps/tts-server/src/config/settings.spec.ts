@@ -40,9 +40,15 @@ describe(Settings.name, () => {
 
   it('stops the boot with a message naming each bad variable', () => {
     expect(() => validateSettings({ PORT: 'eighty' })).toThrow(/PORT="eighty"/);
-    expect(() => validateSettings({ MAX_TEXT_LENGTH: '0' })).toThrow(/MAX_TEXT_LENGTH="0": .*not be less than 1/);
+    expect(() => validateSettings({ MAX_TEXT_LENGTH: '0' })).toThrow(
+      /MAX_TEXT_LENGTH="0": .*not be less than 1/,
+    );
     expect(() => validateSettings({ ENABLE_CACHING: 'maybe' })).toThrow(/ENABLE_CACHING="maybe"/);
-    expect(() => validateSettings({ DEFAULT_MODEL: '../etc' })).toThrow(/DEFAULT_MODEL must be a voice name/);
-    expect(() => validateSettings({ PORT: '-1', WORKERS: 'many' })).toThrow(/PORT="-1".*WORKERS="many"/);
+    expect(() => validateSettings({ DEFAULT_MODEL: '../etc' })).toThrow(
+      /DEFAULT_MODEL must be a voice name/,
+    );
+    expect(() => validateSettings({ PORT: '-1', WORKERS: 'many' })).toThrow(
+      /PORT="-1".*WORKERS="many"/,
+    );
   });
 });

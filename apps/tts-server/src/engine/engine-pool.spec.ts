@@ -220,7 +220,11 @@ describe(EnginePool.name, () => {
     });
 
     it('phonemizes into the sentences that synthesis speaks', async () => {
-      const sentences = await pool.phonemize(testVoice.modelPath, testVoice.configPath, FOUR_SENTENCES);
+      const sentences = await pool.phonemize(
+        testVoice.modelPath,
+        testVoice.configPath,
+        FOUR_SENTENCES,
+      );
       const expected = localTest
         .phonemize(FOUR_SENTENCES)
         .map((phonemes) => ({ phonemes, phonemeIds: localTest.phonemesToIds(phonemes) }));
@@ -281,7 +285,9 @@ describe(EnginePool.name, () => {
       const settled: SettledJob[] = [];
       const pool = await startPool({ maxConcurrent: 3, onJobSettled: (job) => settled.push(job) });
       const texts = ['One.', 'One. Two.', 'One. Two. Three.'];
-      const audios = await Promise.all(texts.map((text) => pool.synthesizeAll(request(testVoice, text))));
+      const audios = await Promise.all(
+        texts.map((text) => pool.synthesizeAll(request(testVoice, text))),
+      );
       expect(audios.map((audio) => audio.sentenceCount)).toEqual([1, 2, 3]);
       expect(settled.map((job) => job.sentenceCount)).toEqual([1, 2, 3]);
     });
@@ -330,12 +336,16 @@ describe(EnginePool.name, () => {
       const audio = await pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
       expect(audio.sentenceCount).toBe(4);
       expect(pool.workerPids()).not.toContain(firstPid);
-      expect(logged.some((line) => line.startsWith('error:') && line.includes('SIGKILL'))).toBe(true);
+      expect(logged.some((line) => line.startsWith('error:') && line.includes('SIGKILL'))).toBe(
+        true,
+      );
     });
 
     it('rejects start() when a voice cannot be preloaded, and still serves other voices', async () => {
       const pool = createPool({
-        preload: [{ modelPath: join(dir, 'missing.onnx'), configPath: join(dir, 'missing.onnx.json') }],
+        preload: [
+          { modelPath: join(dir, 'missing.onnx'), configPath: join(dir, 'missing.onnx.json') },
+        ],
       });
       await expect(pool.start()).rejects.toMatchObject({ code: 'VOICE_CONFIG_INVALID' });
       expect(pool.isReady()).toBe(false);
@@ -375,7 +385,7 @@ describe(EnginePool.name, () => {
       expect(settled[0].sentenceCount).toBeLessThanOrEqual(5);
     });
 
-    it('stops when the signal aborts: the stream ends, synthesizeAll rejects', async () => {
+    it('stops a stream when its signal aborts', async () => {
       const controller = new AbortController();
       const received: EngineSentence[] = [];
       for await (const sentence of pool.synthesize(
@@ -387,16 +397,23 @@ describe(EnginePool.name, () => {
       }
       expect(received).toHaveLength(1);
 
-      const aborted = new AbortController();
-      const all = pool.synthesizeAll(request(benchVoice, longText(total)), aborted.signal);
-      setImmediate(() => aborted.abort());
+      const next = await pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
+      expect(next.sentenceCount).toBe(4);
+      expect(settled.map((job) => job.outcome)).toEqual(['cancelled', 'done']);
+      expect(settled[0].sentenceCount).toBeLessThanOrEqual(5);
+    });
+
+    it('rejects synthesizeAll with the abort reason rather than return part of the audio', async () => {
+      const controller = new AbortController();
+      // The pool is idle: the job is on the worker as soon as the call returns.
+      const all = pool.synthesizeAll(request(benchVoice, longText(total)), controller.signal);
+      setImmediate(() => controller.abort());
       await expect(all).rejects.toMatchObject({ name: 'AbortError' });
 
       const next = await pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
       expect(next.sentenceCount).toBe(4);
-      expect(settled.map((job) => job.outcome)).toEqual(['cancelled', 'cancelled', 'done']);
+      expect(settled.map((job) => job.outcome)).toEqual(['cancelled', 'done']);
       expect(settled[0].sentenceCount).toBeLessThanOrEqual(5);
-      expect(settled[1].sentenceCount).toBeLessThanOrEqual(5);
     });
 
     it('gives up the queue place of a request whose signal aborts while it waits', async () => {
@@ -426,7 +443,8 @@ describe(EnginePool.name, () => {
       expect((await running).sentenceCount).toBe(40);
       await stopped;
 
-      for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+      for (const pid of pids)
+        expect(() => process.kill(pid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
       expect(pool.workerPids()).toEqual([]);
       await expect(pool.synthesizeAll(request(testVoice, 'Hello.'))).rejects.toBeInstanceOf(
         EngineStoppedError,
@@ -434,9 +452,9 @@ describe(EnginePool.name, () => {
       await expect(collect(pool.synthesize(request(testVoice, 'Hello.')))).rejects.toBeInstanceOf(
         EngineStoppedError,
       );
-      await expect(pool.phonemize(testVoice.modelPath, testVoice.configPath, 'Hi.')).rejects.toBeInstanceOf(
-        EngineStoppedError,
-      );
+      await expect(
+        pool.phonemize(testVoice.modelPath, testVoice.configPath, 'Hi.'),
+      ).rejects.toBeInstanceOf(EngineStoppedError);
       await expect(pool.start()).rejects.toBeInstanceOf(EngineStoppedError);
     });
 
@@ -452,6 +470,16 @@ describe(EnginePool.name, () => {
       for (const pid of pids) expect(isAlive(pid)).toBe(false);
     });
 
+    it('while the workers are still starting, rejects start() with EngineStoppedError', async () => {
+      const pool = createPool({ workers: 2 });
+      const started = expect(pool.start()).rejects.toBeInstanceOf(EngineStoppedError);
+      const pids = pool.workerPids();
+      expect(pids).toHaveLength(2);
+      await pool.shutdown(1_000);
+      await started;
+      expect(pids.filter(isAlive)).toEqual([]);
+    });
+
     it('of a pool never started resolves at once', async () => {
       const pool = createPool();
       await pool.shutdown(1_000);
@@ -465,7 +493,8 @@ describe(EnginePool.name, () => {
       // its workers see their IPC channel close and exit.
       const script = `
         const { EnginePool } = require(${JSON.stringify(join(__dirname, 'engine-pool.ts'))});
-        const pool = new EnginePool({ workers: 2, intraOpThreads: 1, maxConcurrent: 1, maxQueue: 0, timeoutMs: 60000 });
+        const logger = { log() {}, warn: console.error, error: console.error };
+        const pool = new EnginePool({ workers: 2, intraOpThreads: 1, maxConcurrent: 1, maxQueue: 0, timeoutMs: 60000, logger });
         pool.start().then(() => console.log(JSON.stringify(pool.workerPids())));
       `;
       const server = spawn(
@@ -484,13 +513,16 @@ describe(EnginePool.name, () => {
         },
       );
       const exited = once(server, 'exit');
-      const [line] = (await once(createInterface({ input: server.stdout }), 'line')) as [string];
-      const pids = JSON.parse(line) as number[];
-      expect(pids).toHaveLength(2);
-      expect(pids.every(isAlive)).toBe(true);
-
-      server.kill('SIGKILL');
-      await exited;
+      let pids: number[];
+      try {
+        const [line] = (await once(createInterface({ input: server.stdout }), 'line')) as [string];
+        pids = JSON.parse(line) as number[];
+        expect(pids).toHaveLength(2);
+        expect(pids.every(isAlive)).toBe(true);
+      } finally {
+        server.kill('SIGKILL');
+        await exited;
+      }
       await waitUntilGone(pids);
       expect(pids.filter(isAlive)).toEqual([]);
     });

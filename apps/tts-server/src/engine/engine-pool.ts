@@ -300,11 +300,11 @@ export class EnginePool {
    * sentences and the iteration ends without error; the slot and the worker are free
    * once the worker confirms.
    */
-  async *synthesize(
+  synthesize(
     request: EngineSynthesisRequest,
     signal?: AbortSignal,
   ): AsyncGenerator<EngineSentence, void, undefined> {
-    yield* this.stream(request, signal);
+    return this.stream(request, signal);
   }
 
   /** The whole text as one buffer; throws the signal's reason if it aborts (never partial audio). */
@@ -330,14 +330,23 @@ export class EnginePool {
   }
 
   /** The sentences `synthesize` would speak, as phonemes and ids. */
-  async phonemize(modelPath: string, configPath: string, text: string): Promise<PhonemizedSentence[]> {
+  async phonemize(
+    modelPath: string,
+    configPath: string,
+    text: string,
+  ): Promise<PhonemizedSentence[]> {
     this.assertAccepting();
     const release = await this.limiter.acquire();
     let job: WorkerJob | undefined;
     try {
       const worker = await this.acquireWorker();
       if (worker) {
-        job = this.startJob(worker, 'phonemize', { type: 'phonemize', modelPath, configPath, text });
+        job = this.startJob(worker, 'phonemize', {
+          type: 'phonemize',
+          modelPath,
+          configPath,
+          text,
+        });
         job.releaseSlot = release;
       }
     } finally {
@@ -368,7 +377,9 @@ export class EnginePool {
     this.state = 'draining';
     this.limiter.close(stoppedError);
     let drainTimer: NodeJS.Timeout | undefined;
-    const drainTimeout = new Promise<void>((resolve) => (drainTimer = setTimeout(resolve, timeoutMs)));
+    const drainTimeout = new Promise<void>(
+      (resolve) => (drainTimer = setTimeout(resolve, timeoutMs)),
+    );
     await Promise.race([this.limiter.whenIdle(), drainTimeout]);
     clearTimeout(drainTimer);
 
@@ -540,7 +551,9 @@ export class EnginePool {
       worker.settleStartup(error);
       if (worker.ready) this.failedStarts = 0;
       else if (workerHealthy) {
-        this.logger.error(`synthesis worker ${worker.pid}: preloading voices failed: ${error?.message}`);
+        this.logger.error(
+          `synthesis worker ${worker.pid}: preloading voices failed: ${error?.message}`,
+        );
       }
     } else {
       if (outcome === 'done') this.averageJobMs = 0.8 * this.averageJobMs + 0.2 * durationMs;
@@ -602,6 +615,7 @@ export class EnginePool {
   private onReply(worker: PoolWorker, reply: WorkerReply): void {
     switch (reply.type) {
       case 'ready':
+        if (this.state === 'stopped') return; // being ended already
         this.startJob(worker, 'preload', { type: 'preload', voices: this.preload });
         return;
       case 'warning':
@@ -613,14 +627,22 @@ export class EnginePool {
     }
   }
 
-  private onWorkerExit(worker: PoolWorker, code: number | null, signal: NodeJS.Signals | null): void {
+  private onWorkerExit(
+    worker: PoolWorker,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+  ): void {
     if (worker.state === 'exited') return;
     const wasStarting = worker.state === 'starting';
     worker.state = 'exited';
     this.workers.delete(worker);
     const how = signal ? `killed by ${signal}` : `exit code ${code}`;
     worker.job?.fail('crashed', new WorkerCrashedError(how));
-    worker.settleStartup(new WorkerCrashedError(`${how} while starting`));
+    worker.settleStartup(
+      this.state === 'stopped'
+        ? new EngineStoppedError()
+        : new WorkerCrashedError(`${how} while starting`),
+    );
     worker.markExited();
     if (this.state !== 'running' && this.state !== 'draining') return;
     if (!worker.killedFor) {
@@ -630,7 +652,9 @@ export class EnginePool {
     // A worker that cannot even start (broken install, voice that crashes the
     // runtime) would otherwise be re-forked in a tight loop.
     const delayMs =
-      this.failedStarts === 0 ? 0 : Math.min(500 * 2 ** (this.failedStarts - 1), MAX_RESTART_DELAY_MS);
+      this.failedStarts === 0
+        ? 0
+        : Math.min(500 * 2 ** (this.failedStarts - 1), MAX_RESTART_DELAY_MS);
     const timer = setTimeout(() => {
       this.restartTimers.delete(timer);
       if (this.state === 'running' || this.state === 'draining') this.spawnWorker();
@@ -643,7 +667,9 @@ export class EnginePool {
     worker.child.send(message, (error) => {
       if (!error || worker.state === 'exited') return;
       // A channel that cannot carry a message leaves the worker useless: replace it.
-      this.logger.error(`synthesis worker ${worker.pid}: cannot send ${message.type}: ${error.message}`);
+      this.logger.error(
+        `synthesis worker ${worker.pid}: cannot send ${message.type}: ${error.message}`,
+      );
       worker.child.kill('SIGKILL');
     });
   }

@@ -51,14 +51,28 @@ export interface EngineStats {
 
 export abstract class PiperEngine {
   /** Sentence by sentence; stops (and frees the worker) when `signal` aborts. */
-  abstract synthesize(request: EngineSynthesisRequest, signal?: AbortSignal): AsyncIterable<EngineSentence>;
+  abstract synthesize(
+    request: EngineSynthesisRequest,
+    signal?: AbortSignal,
+  ): AsyncIterable<EngineSentence>;
 
   /** The whole text as one PCM buffer. */
-  abstract synthesizeAll(request: EngineSynthesisRequest, signal?: AbortSignal): Promise<EngineAudio>;
+  abstract synthesizeAll(
+    request: EngineSynthesisRequest,
+    signal?: AbortSignal,
+  ): Promise<EngineAudio>;
 
-  abstract phonemize(modelPath: string, configPath: string, text: string): Promise<PhonemizedSentence[]>;
+  abstract phonemize(
+    modelPath: string,
+    configPath: string,
+    text: string,
+  ): Promise<PhonemizedSentence[]>;
 
-  /** True once every worker is up and has the preloaded voices loaded. */
+  /**
+   * True once every worker is up and has the preloaded voices loaded, until shutdown;
+   * a worker being replaced after a crash or timeout does not flip it while another
+   * worker is ready.
+   */
   abstract isReady(): boolean;
 
   abstract stats(): EngineStats;

@@ -4,7 +4,7 @@
  * preload) and stop in the application's shutdown hook, after in-flight requests have
  * had SHUTDOWN_TIMEOUT_MS to finish.
  */
-import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Settings } from '../config/settings';
 import { EnginePool, type VoicePaths } from './engine-pool';
 import {
@@ -17,7 +17,7 @@ import {
 } from './piper-engine';
 
 @Injectable()
-export class PoolPiperEngine extends PiperEngine implements OnApplicationShutdown {
+export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShutdown {
   private readonly logger = new Logger(PoolPiperEngine.name);
   private readonly pool: EnginePool;
 
@@ -47,7 +47,13 @@ export class PoolPiperEngine extends PiperEngine implements OnApplicationShutdow
     return this.pool.shutdown(this.settings.SHUTDOWN_TIMEOUT_MS);
   }
 
-  onApplicationShutdown(): Promise<void> {
+  /**
+   * Drains before Nest closes the HTTP server: closing it waits, without a bound, for
+   * every accepted request, queued ones included. Draining first gives in-flight
+   * syntheses SHUTDOWN_TIMEOUT_MS, answers queued and new ones 503 at once, then ends
+   * the workers, so the server stops within the grace period Kubernetes allows.
+   */
+  beforeApplicationShutdown(): Promise<void> {
     return this.shutdown();
   }
 

@@ -17,7 +17,12 @@
  *
  * argv[2]: onnxruntime intra-op threads per voice session (0 = onnxruntime's default).
  */
-import { MAX_PHONEMES_PER_INFERENCE, PiperError, PiperVoice, splitOverlongSentence } from '@app/piper';
+import {
+  MAX_PHONEMES_PER_INFERENCE,
+  PiperError,
+  PiperVoice,
+  splitOverlongSentence,
+} from '@app/piper';
 import type { EngineSynthesisRequest, PhonemizedSentence } from './piper-engine';
 import {
   INTERNAL_ERROR_CODE,
@@ -129,7 +134,9 @@ async function runJob(request: JobRequest, signal: AbortSignal): Promise<void> {
         return;
       }
       default:
-        throw new Error(`unknown request type ${JSON.stringify((request as { type: unknown }).type)}`);
+        throw new Error(
+          `unknown request type ${JSON.stringify((request as { type: unknown }).type)}`,
+        );
     }
   } catch (error) {
     await send({ type: 'error', jobId, error: reportError(error) });
