@@ -4,16 +4,8 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { decodeWav } from '@app/piper';
+import { binary } from './support/processes';
 import { makeModelDir, removeDir, startServer } from './support/test-server';
-
-function binary(
-  res: request.Response,
-  callback: (error: Error | null, body: Buffer) => void,
-): void {
-  const chunks: Buffer[] = [];
-  res.on('data', (chunk: Buffer) => chunks.push(chunk));
-  res.on('end', () => callback(null, Buffer.concat(chunks)));
-}
 
 describe('TTS server API', () => {
   let modelDir: string;

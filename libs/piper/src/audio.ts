@@ -78,6 +78,17 @@ export function pcmBytes(pcm: Int16Array): Buffer {
   return Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
 }
 
+/** One buffer of the given PCM pieces in order (sentences into a whole text). */
+export function concatPcm(pieces: readonly Int16Array[]): Int16Array {
+  const pcm = new Int16Array(pieces.reduce((sum, piece) => sum + piece.length, 0));
+  let offset = 0;
+  for (const piece of pieces) {
+    pcm.set(piece, offset);
+    offset += piece.length;
+  }
+  return pcm;
+}
+
 /** A whole WAV file of mono 16-bit PCM. */
 export function encodeWav(pcm: Int16Array, sampleRate: number): Buffer {
   return Buffer.concat([wavHeader({ sampleRate }, pcm.byteLength), pcmBytes(pcm)]);

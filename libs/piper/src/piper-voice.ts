@@ -4,7 +4,7 @@
  * (../shared/PIPER_CONTRACT.md §3–§6).
  */
 import { basename } from 'node:path';
-import { floatToPcm16 } from './audio';
+import { concatPcm, floatToPcm16 } from './audio';
 import {
   EmptyTextError,
   InvalidSynthesisOptionError,
@@ -193,15 +193,8 @@ export class PiperVoice {
   async synthesizeAll(text: string, options: SynthesisOptions = {}): Promise<SynthesisResult> {
     const chunks: SentenceAudio[] = [];
     for await (const chunk of this.synthesize(text, options)) chunks.push(chunk);
-    const total = chunks.reduce((sum, chunk) => sum + chunk.pcm.length, 0);
-    const pcm = new Int16Array(total);
-    let offset = 0;
-    for (const chunk of chunks) {
-      pcm.set(chunk.pcm, offset);
-      offset += chunk.pcm.length;
-    }
     return {
-      pcm,
+      pcm: concatPcm(chunks.map((chunk) => chunk.pcm)),
       sampleRate: this.sampleRate,
       sentences: chunks.map(({ pcm: _pcm, ...sentence }) => sentence),
     };

@@ -20,6 +20,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { concatPcm } from '@app/piper';
 import { ConcurrencyLimiter, type ReleaseSlot } from './concurrency-limiter';
 import {
   EngineBusyError,
@@ -315,14 +316,8 @@ export class EnginePool {
       sentences.push(sentence);
     }
     signal?.throwIfAborted();
-    const pcm = new Int16Array(sentences.reduce((sum, sentence) => sum + sentence.pcm.length, 0));
-    let offset = 0;
-    for (const sentence of sentences) {
-      pcm.set(sentence.pcm, offset);
-      offset += sentence.pcm.length;
-    }
     return {
-      pcm,
+      pcm: concatPcm(sentences.map((sentence) => sentence.pcm)),
       sampleRate: sentences[0]?.sampleRate ?? 0,
       sentenceCount: sentences.length,
       synthesisMs: run.job ? performance.now() - run.job.startedAt : 0,
