@@ -9,7 +9,7 @@ import {
   VoiceConfigError,
   VoiceModelError,
 } from './errors';
-import { PiperVoice, splitOverlongSentence } from './piper-voice';
+import { PiperVoice, splitAtClauses, splitOverlongSentence } from './piper-voice';
 import { testVoiceReferenceAudio, writeTestVoice } from './voice-builder';
 
 const HOP_LENGTH = 256;
@@ -174,6 +174,25 @@ describe(PiperVoice.name, () => {
     expect(chunks).toHaveLength(2);
     expect(chunks[0].phonemes.length).toBeLessThanOrEqual(1000);
     expect(chunks[0].pcm).toHaveLength((2 * chunks[0].phonemes.length + 3) * 4 * HOP_LENGTH);
+  });
+
+  it('speaks a long first sentence clause by clause when asked (streaming)', async () => {
+    expect(splitAtClauses(['a', ',', ' ', 'b', ';', ' ', 'c', '.'])).toEqual([
+      ['a', ',', ' '],
+      ['b', ';', ' '],
+      ['c', '.'],
+    ]);
+    const text = 'First part, second part: third part. Next sentence, with a comma.';
+    const whole = await voice.synthesizeAll(text);
+    expect(whole.sentences).toHaveLength(2);
+    const split = await voice.synthesizeAll(text, { firstSentenceClauseSplitPhonemes: 10 });
+    expect(split.sentences.map((s) => s.phonemes.join(''))).toEqual([
+      ...splitAtClauses(whole.sentences[0].phonemes).map((piece) => piece.join('')),
+      whole.sentences[1].phonemes.join(''),
+    ]);
+    expect(split.sentences).toHaveLength(4);
+    const short = await voice.synthesizeAll(text, { firstSentenceClauseSplitPhonemes: 1000 });
+    expect(Array.from(short.pcm)).toEqual(Array.from(whole.pcm));
   });
 
   it('skips phonemes missing from the map with a warning', async () => {

@@ -39,6 +39,12 @@ export interface SynthesisOptions {
   volume?: number;
   /** Seconds of silence appended after every sentence, default 0. */
   sentenceSilenceSeconds?: number;
+  /**
+   * For streaming: a first sentence longer than this many phonemes is spoken clause by
+   * clause (cut after `,` `:` `;`), so the first audio depends on its first clause only.
+   * Later sentences are untouched. Off by default (Piper speaks whole sentences).
+   */
+  firstSentenceClauseSplitPhonemes?: number;
   /** Stops between sentences: the remaining sentences are not synthesized. */
   signal?: AbortSignal;
 }
@@ -223,6 +229,10 @@ export class PiperVoice {
       .filter((sentence) => sentence.length > 0)
       .flatMap((sentence) => splitOverlongSentence(sentence, MAX_PHONEMES_PER_INFERENCE));
     if (sentences.length === 0) throw new EmptyTextError();
+    const splitAbove = options.firstSentenceClauseSplitPhonemes;
+    if (splitAbove !== undefined && sentences[0].length > splitAbove) {
+      sentences.splice(0, 1, ...splitAtClauses(sentences[0]));
+    }
     return {
       sentences,
       scales,
@@ -266,6 +276,23 @@ interface SynthesisPlan {
   volume: number;
   speakerId: number | undefined;
   silenceSamples: number;
+}
+
+/** Pieces of a sentence cut after each clause terminator (`,` `:` `;` and its space, §3 rule 4). */
+export function splitAtClauses(phonemes: string[]): string[][] {
+  const pieces: string[][] = [];
+  let start = 0;
+  for (let i = 0; i < phonemes.length - 1; i++) {
+    if (
+      (phonemes[i] === ',' || phonemes[i] === ':' || phonemes[i] === ';') &&
+      phonemes[i + 1] === ' '
+    ) {
+      pieces.push(phonemes.slice(start, i + 2));
+      start = i + 2;
+    }
+  }
+  if (start < phonemes.length) pieces.push(phonemes.slice(start));
+  return pieces;
 }
 
 /** Cuts a sentence longer than `maxPhonemes` after the last space that keeps a part within it. */

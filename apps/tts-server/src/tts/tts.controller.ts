@@ -11,6 +11,7 @@ import {
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import { TtsRateLimit } from '../common/guards/rate-limit';
+import { ClientDisconnectSignal } from '../common/client-disconnect-signal.decorator';
 import { ErrorEnvelopeDto } from '../common/error-envelope.dto';
 import { CachedAudioResponse } from './cached-audio-response';
 import { PhonemizeResponseDto } from './dto/phonemize-response.dto';
@@ -39,8 +40,8 @@ export class TtsController {
   @HttpCode(200)
   @TtsRateLimit()
   @UseInterceptors(XCacheInterceptor)
-  @ApiOperation({ summary: 'Synthesize text to a WAV file' })
-  @ApiProduces('audio/wav')
+  @ApiOperation({ summary: 'Synthesize text to a WAV file (or raw PCM), whole or streamed' })
+  @ApiProduces('audio/wav', 'audio/pcm')
   @ApiOkResponse({
     description: 'WAV audio (16-bit mono PCM); header X-Cache: HIT|MISS',
     schema: { type: 'string', format: 'binary' },
@@ -53,8 +54,11 @@ export class TtsController {
     description: 'Synthesis took longer than SYNTH_TIMEOUT_MS',
     type: ErrorEnvelopeDto,
   })
-  synthesize(@Body() dto: SynthesizeDto): Promise<CachedAudioResponse> {
-    return this.tts.synthesize(dto);
+  synthesize(
+    @Body() dto: SynthesizeDto,
+    @ClientDisconnectSignal() clientGone: AbortSignal,
+  ): Promise<CachedAudioResponse> {
+    return this.tts.synthesize(dto, clientGone);
   }
 
   @Post('phonemize')

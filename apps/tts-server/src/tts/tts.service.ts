@@ -1,9 +1,14 @@
 import { Injectable, StreamableFile } from '@nestjs/common';
-import { encodeWav, SpeakerNotFoundError } from '@app/piper';
-import { AudioCache, type CachedAudio } from '../cache/audio-cache.service';
+import { Readable } from 'node:stream';
+import { concatPcm, encodeWav, pcmBytes, SpeakerNotFoundError, wavHeader } from '@app/piper';
+import { AudioCache, type CachedAudio, type CacheStatus } from '../cache/audio-cache.service';
 import { TextTooLongError } from '../common/http-errors';
 import { Settings } from '../config/settings';
-import { PiperEngine, type EngineSynthesisOptions } from '../engine/piper-engine';
+import {
+  PiperEngine,
+  type EngineSynthesisOptions,
+  type EngineSynthesisRequest,
+} from '../engine/piper-engine';
 import {
   SINGLE_SPEAKER_ID,
   VoiceRegistry,
@@ -12,6 +17,9 @@ import {
 import { CachedAudioResponse } from './cached-audio-response';
 import type { PhonemizeDto, SynthesizeDto } from './dto/synthesize.dto';
 import type { PhonemizeResponseDto } from './dto/phonemize-response.dto';
+
+/** Streaming: a first sentence longer than this (about 2 s of speech) is spoken clause by clause. */
+const FIRST_CLAUSE_SPLIT_PHONEMES = 60;
 
 @Injectable()
 export class TtsService {
@@ -22,11 +30,15 @@ export class TtsService {
     private readonly cache: AudioCache,
   ) {}
 
-  /** POST /tts: a WAV file, from the cache when the same request was answered before. */
-  async synthesize(dto: SynthesizeDto): Promise<CachedAudioResponse> {
+  /**
+   * POST /tts: the audio as one file, or (stream) sentence by sentence as it is
+   * synthesized; from the cache when the same request was answered before.
+   */
+  async synthesize(dto: SynthesizeDto, clientGone?: AbortSignal): Promise<CachedAudioResponse> {
     const text = this.checkedText(dto.text);
     const voice = this.voice(dto.model);
     const speakerId = this.speakerId(voice, dto.speaker_id);
+    const format = dto.format ?? 'wav';
     const options: EngineSynthesisOptions = {
       speaker: voice.config.numSpeakers > 1 ? speakerId : undefined,
       lengthScale: dto.length_scale ?? voice.config.inference.lengthScale,
@@ -35,35 +47,119 @@ export class TtsService {
       sentenceSilenceSeconds: dto.sentence_silence ?? 0,
       volume: dto.volume ?? 1,
     };
+    // Streaming speaks a long first sentence clause by clause, which is different audio.
+    const streamed = dto.stream === true;
     const key = AudioCache.keyOf({
-      format: 'wav',
+      format,
+      streamed,
       voice: voice.name,
       modelPath: voice.modelPath,
       text,
       speakerId,
       ...options,
     });
-    const { audio, cache } = await this.cache.getOrProduce(key, async (): Promise<CachedAudio> => {
-      const result = await this.engine.synthesizeAll({
-        modelPath: voice.modelPath,
-        configPath: voice.configPath,
-        text,
-        options,
+    const request = { modelPath: voice.modelPath, configPath: voice.configPath, text, options };
+    // Both names come from the registry and the voice config, never from the request.
+    const filename = `tts_${voice.name}_${speakerId}.${format}`;
+    const contentType =
+      format === 'wav' ? 'audio/wav' : `audio/pcm;rate=${voice.config.sampleRate};channels=1`;
+
+    if (streamed) {
+      const cached = await this.cache.get(key);
+      if (cached) return this.fileResponse(cached.body, cached.contentType, filename, 'HIT');
+      const body = await this.streamBody(
+        request,
+        format,
+        voice.config.sampleRate,
+        key,
+        contentType,
+        clientGone,
+      );
+      const file = new StreamableFile(body, {
+        type: contentType,
+        disposition: `attachment; filename=${filename}`,
       });
+      return new CachedAudioResponse(file, 'MISS');
+    }
+
+    const { audio, cache } = await this.cache.getOrProduce(key, async (): Promise<CachedAudio> => {
+      // No client signal here: other identical requests may be waiting on this synthesis.
+      const result = await this.engine.synthesizeAll(request);
       return {
-        body: encodeWav(result.pcm, result.sampleRate),
-        contentType: 'audio/wav',
+        body:
+          format === 'wav'
+            ? encodeWav(result.pcm, result.sampleRate)
+            : Buffer.from(pcmBytes(result.pcm)),
+        contentType,
         sampleRate: result.sampleRate,
         durationSeconds: result.pcm.length / result.sampleRate,
       };
     });
-    // Both names come from the registry and the voice config, never from the request.
-    const file = new StreamableFile(audio.body, {
-      type: audio.contentType,
-      length: audio.body.length,
-      disposition: `attachment; filename=tts_${voice.name}_${speakerId}.wav`,
+    return this.fileResponse(audio.body, audio.contentType, filename, cache);
+  }
+
+  private fileResponse(
+    body: Buffer,
+    type: string,
+    filename: string,
+    cache: CacheStatus,
+  ): CachedAudioResponse {
+    const file = new StreamableFile(body, {
+      type,
+      length: body.length,
+      disposition: `attachment; filename=${filename}`,
     });
     return new CachedAudioResponse(file, cache);
+  }
+
+  /**
+   * The streamed body: a WAV header with unknown sizes (for wav), then each sentence's
+   * samples as soon as the worker sends them. The first sentence is awaited before the
+   * response starts, so a busy pool, an unknown speaker or a timeout on it still gets a
+   * proper error status. A stream that completes is cached whole; one the client left
+   * is not, and its synthesis stops.
+   */
+  private async streamBody(
+    request: EngineSynthesisRequest,
+    format: 'wav' | 'pcm',
+    sampleRate: number,
+    key: string,
+    contentType: string,
+    clientGone?: AbortSignal,
+  ): Promise<Readable> {
+    const sentences = this.engine
+      .synthesize(
+        {
+          ...request,
+          options: {
+            ...request.options,
+            firstSentenceClauseSplitPhonemes: FIRST_CLAUSE_SPLIT_PHONEMES,
+          },
+        },
+        clientGone,
+      )
+      [Symbol.asyncIterator]();
+    const first = await sentences.next();
+    const cache = this.cache;
+    async function* chunks(): AsyncGenerator<Buffer> {
+      const pieces: Int16Array[] = [];
+      if (format === 'wav') yield wavHeader({ sampleRate });
+      for (let next = first; !next.done; next = await sentences.next()) {
+        pieces.push(next.value.pcm);
+        yield pcmBytes(next.value.pcm);
+      }
+      if (clientGone?.aborted) return;
+      const pcm = concatPcm(pieces);
+      await cache.set(key, {
+        body: format === 'wav' ? encodeWav(pcm, sampleRate) : Buffer.from(pcmBytes(pcm)),
+        contentType,
+        sampleRate,
+        durationSeconds: pcm.length / sampleRate,
+      });
+    }
+    const body = Readable.from(chunks(), { objectMode: false });
+    clientGone?.addEventListener('abort', () => body.destroy(), { once: true });
+    return body;
   }
 
   /** POST /phonemize: phonemes and ids per sentence, exactly as the voice would speak them. */

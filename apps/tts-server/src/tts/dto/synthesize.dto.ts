@@ -1,6 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
+  IsBoolean,
+  IsIn,
   IsNotEmpty,
   IsNumber,
   IsOptional,
@@ -102,4 +104,23 @@ export class SynthesizeDto extends PhonemizeDto {
   @Min(SYNTHESIS_LIMITS.volume.min)
   @Max(SYNTHESIS_LIMITS.volume.max)
   volume?: number;
+
+  @ApiPropertyOptional({
+    description:
+      'Send the audio as each sentence is ready (chunked transfer; a WAV header with unknown sizes). A long first sentence is spoken clause by clause so the first audio comes quickly.',
+    default: false,
+  })
+  @IsOptional()
+  @IsBoolean()
+  stream?: boolean;
+
+  @ApiPropertyOptional({
+    description:
+      'wav (16-bit mono PCM in RIFF/WAVE) or pcm (raw 16-bit little-endian mono samples)',
+    enum: ['wav', 'pcm'],
+    default: 'wav',
+  })
+  @IsOptional()
+  @IsIn(['wav', 'pcm'])
+  format?: 'wav' | 'pcm';
 }
