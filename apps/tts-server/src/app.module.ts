@@ -11,6 +11,7 @@ import { EngineModule } from './engine/engine.module';
 import { EngineWarmup } from './engine-warmup.service';
 import { HealthModule } from './health/health.module';
 import { ModelsModule } from './models/models.module';
+import { OpenAiModule } from './openai/openai.module';
 import { TtsModule } from './tts/tts.module';
 
 /**
@@ -30,6 +31,7 @@ export class AppModule {
         EngineModule,
         ModelsModule,
         TtsModule,
+        OpenAiModule,
         HealthModule,
       ],
       providers: [

@@ -10,6 +10,7 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
+  IsObject,
   IsOptional,
   IsString,
   Matches,
@@ -150,6 +151,22 @@ export class Settings {
   @IsInt()
   @Min(0)
   SHUTDOWN_TIMEOUT_MS = 25_000;
+
+  /**
+   * OpenAI voice names mapped to installed voices, as JSON: {"alloy": "en_US-lessac-medium",
+   * "echo": "en_GB-vctk-medium:p239"}. Names not listed use the default voice, each with
+   * its own speaker when that voice has several.
+   */
+  @Transform(({ value }: { value: unknown }) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return value;
+    }
+  })
+  @IsObject({ message: 'OPENAI_VOICE_MAP must be a JSON object of voice names' })
+  OPENAI_VOICE_MAP: Record<string, string> = {};
 
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';

@@ -9,5 +9,6 @@ import { TtsService } from './tts.service';
   imports: [ModelsModule, EngineModule, AudioCacheModule],
   controllers: [TtsController],
   providers: [TtsService],
+  exports: [TtsService],
 })
 export class TtsModule {}

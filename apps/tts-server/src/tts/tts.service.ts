@@ -18,6 +18,22 @@ import { CachedAudioResponse } from './cached-audio-response';
 import type { PhonemizeDto, SynthesizeDto } from './dto/synthesize.dto';
 import type { PhonemizeResponseDto } from './dto/phonemize-response.dto';
 
+export type AudioFormat = 'wav' | 'pcm';
+
+/** A request resolved to a voice and speaker; unset parameters take the voice's defaults. */
+export interface RenderJob {
+  text: string;
+  voice: VoiceEntry;
+  speakerId: number;
+  lengthScale?: number;
+  noiseScale?: number;
+  noiseW?: number;
+  sentenceSilenceSeconds?: number;
+  volume?: number;
+  format: AudioFormat;
+  stream: boolean;
+}
+
 /** Streaming: a first sentence longer than this (about 2 s of speech) is spoken clause by clause. */
 const FIRST_CLAUSE_SPLIT_PHONEMES = 60;
 
@@ -35,20 +51,38 @@ export class TtsService {
    * synthesized; from the cache when the same request was answered before.
    */
   async synthesize(dto: SynthesizeDto, clientGone?: AbortSignal): Promise<CachedAudioResponse> {
-    const text = this.checkedText(dto.text);
     const voice = this.voice(dto.model);
-    const speakerId = this.speakerId(voice, dto.speaker_id);
-    const format = dto.format ?? 'wav';
+    return this.render(
+      {
+        text: dto.text,
+        voice,
+        speakerId: this.speakerId(voice, dto.speaker_id),
+        lengthScale: dto.length_scale,
+        noiseScale: dto.noise_scale,
+        noiseW: dto.noise_w,
+        sentenceSilenceSeconds: dto.sentence_silence,
+        volume: dto.volume,
+        format: dto.format ?? 'wav',
+        stream: dto.stream === true,
+      },
+      clientGone,
+    );
+  }
+
+  /** Audio for a resolved request: shared by POST /tts and the OpenAI speech API. */
+  async render(job: RenderJob, clientGone?: AbortSignal): Promise<CachedAudioResponse> {
+    const text = this.checkedText(job.text);
+    const { voice, speakerId, format } = job;
     const options: EngineSynthesisOptions = {
       speaker: voice.config.numSpeakers > 1 ? speakerId : undefined,
-      lengthScale: dto.length_scale ?? voice.config.inference.lengthScale,
-      noiseScale: dto.noise_scale ?? voice.config.inference.noiseScale,
-      noiseW: dto.noise_w ?? voice.config.inference.noiseW,
-      sentenceSilenceSeconds: dto.sentence_silence ?? 0,
-      volume: dto.volume ?? 1,
+      lengthScale: job.lengthScale ?? voice.config.inference.lengthScale,
+      noiseScale: job.noiseScale ?? voice.config.inference.noiseScale,
+      noiseW: job.noiseW ?? voice.config.inference.noiseW,
+      sentenceSilenceSeconds: job.sentenceSilenceSeconds ?? 0,
+      volume: job.volume ?? 1,
     };
     // Streaming speaks a long first sentence clause by clause, which is different audio.
-    const streamed = dto.stream === true;
+    const streamed = job.stream;
     const key = AudioCache.keyOf({
       format,
       streamed,
@@ -185,7 +219,8 @@ export class TtsService {
     return normalized;
   }
 
-  private voice(name: string | undefined): VoiceEntry {
+  /** The voice a request names, or the default voice. */
+  voice(name: string | undefined): VoiceEntry {
     if (name !== undefined) return this.voices.get(name);
     return this.voices.get(this.voices.defaultVoice()?.name ?? this.settings.DEFAULT_MODEL ?? '');
   }
@@ -195,7 +230,7 @@ export class TtsService {
    * speaker_id_map. Resolved here, from the voice config, so the file name and the
    * cache key only ever contain a number.
    */
-  private speakerId(voice: VoiceEntry, requested: string | undefined): number {
+  speakerId(voice: VoiceEntry, requested: string | undefined): number {
     const { numSpeakers, speakerIdMap, defaultSpeakerId } = voice.config;
     const lookup = (speaker: string): number | undefined => {
       // GET /voices lists a single-speaker voice's one speaker under this id.

@@ -1,0 +1,77 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  IsIn,
+  IsNotEmpty,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import { TEXT_HARD_LIMIT } from '../../tts/dto/synthesize.dto';
+
+/** Every response_format of OpenAI's speech API; which are available depends on the server. */
+export const OPENAI_FORMATS = ['mp3', 'opus', 'aac', 'flac', 'wav', 'pcm'] as const;
+export type OpenAiFormat = (typeof OPENAI_FORMATS)[number];
+
+/** The body of OpenAI's POST /v1/audio/speech. */
+export class SpeechDto {
+  @ApiProperty({
+    description: 'A voice name, or tts-1 / tts-1-hd / gpt-4o-mini-tts for the default voice',
+    example: 'tts-1',
+  })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  model!: string;
+
+  @ApiProperty({ description: 'Text to speak', example: 'Hello from Piper.' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(TEXT_HARD_LIMIT)
+  input!: string;
+
+  @ApiProperty({
+    description:
+      'A voice name, "voice:speaker", or an OpenAI voice (alloy, ash, ballad, coral, echo, fable, onyx, nova, sage, shimmer, verse)',
+    example: 'alloy',
+  })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(300)
+  voice!: string;
+
+  @ApiPropertyOptional({
+    enum: OPENAI_FORMATS,
+    description: 'Default: mp3 where available, else wav',
+  })
+  @IsOptional()
+  @IsIn(OPENAI_FORMATS)
+  response_format?: OpenAiFormat;
+
+  @ApiPropertyOptional({
+    minimum: 0.25,
+    maximum: 4,
+    default: 1,
+    description: 'Mapped to length_scale = 1 / speed',
+  })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0.25)
+  @Max(4)
+  speed?: number;
+
+  @ApiPropertyOptional({ enum: ['audio', 'sse'], default: 'audio' })
+  @IsOptional()
+  @IsIn(['audio', 'sse'])
+  stream_format?: 'audio' | 'sse';
+
+  @ApiPropertyOptional({
+    description: 'Accepted for compatibility; Piper voices take no instructions',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(4096)
+  instructions?: string;
+}

@@ -1,0 +1,47 @@
+import { Body, Controller, Get, HttpCode, Post, UseFilters, UseInterceptors } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ClientDisconnectSignal } from '../common/client-disconnect-signal.decorator';
+import { TtsRateLimit } from '../common/guards/rate-limit';
+import { CachedAudioResponse } from '../tts/cached-audio-response';
+import { XCacheInterceptor } from '../tts/x-cache.interceptor';
+import { SpeechDto } from './dto/speech.dto';
+import { OpenAiExceptionFilter } from './openai-exception.filter';
+import { OpenAiService, type OpenAiModel, type OpenAiVoice } from './openai.service';
+
+/** A drop-in for OpenAI's speech API (Open WebUI, Home Assistant, LLM agents). */
+@ApiTags('openai')
+@UseFilters(OpenAiExceptionFilter)
+@Controller('v1')
+export class OpenAiController {
+  constructor(private readonly openai: OpenAiService) {}
+
+  @Post('audio/speech')
+  @HttpCode(200)
+  @TtsRateLimit()
+  @UseInterceptors(XCacheInterceptor)
+  @ApiOperation({
+    summary: 'OpenAI-compatible speech: streamed audio, or SSE with stream_format "sse"',
+  })
+  @ApiProduces('audio/wav', 'audio/pcm', 'text/event-stream')
+  @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
+  speech(
+    @Body() dto: SpeechDto,
+    @ClientDisconnectSignal() clientGone: AbortSignal,
+  ): Promise<CachedAudioResponse> {
+    return this.openai.speech(dto, clientGone);
+  }
+
+  @Get('models')
+  @ApiOperation({
+    summary: 'OpenAI-compatible model list: tts-1, tts-1-hd, gpt-4o-mini-tts and every voice',
+  })
+  models(): { object: 'list'; data: OpenAiModel[] } {
+    return this.openai.models();
+  }
+
+  @Get('audio/voices')
+  @ApiOperation({ summary: 'OpenAI voice names and the installed voice and speaker each maps to' })
+  voices(): { voices: OpenAiVoice[] } {
+    return this.openai.audioVoices();
+  }
+}
