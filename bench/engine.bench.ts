@@ -14,6 +14,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { PiperVoice, writeBenchVoice } from '@app/piper';
+import { median } from './support';
 
 const SENTENCES: Record<string, string> = {
   '~30 ids': 'Hello, friend.',
@@ -26,12 +27,6 @@ const SENTENCES: Record<string, string> = {
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const WARMUP = 3;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 async function main(): Promise<void> {
   const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());

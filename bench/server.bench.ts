@@ -19,7 +19,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { PiperVoice, writeBenchVoice } from '@app/piper';
-import { freePort, median, percentile, postJson, startBuiltServer } from './support';
+import { freePort, startBuiltServer, type BuiltServer } from '../test/support/processes';
+import { median, percentile, postJson } from './support';
 
 const SENTENCE = 'The brown fox jumps over the lazy dog.';
 const MISS_ROUNDS = Number(process.env.BENCH_ROUNDS ?? 12);
@@ -29,14 +30,23 @@ const CORES = availableParallelism();
 
 const UNLIMITED = { RATE_LIMIT_REQUESTS: '100000000', TTS_RATE_LIMIT_REQUESTS: '100000000' };
 
+/** SIGTERM, then wait for the graceful exit. */
+async function stop(server: BuiltServer): Promise<void> {
+  server.process.kill('SIGTERM');
+  await server.exited;
+}
+
 async function cacheMiss(modelDir: string, modelPath: string): Promise<void> {
-  const server = await startBuiltServer({
-    ...UNLIMITED,
-    MODEL_DIR: modelDir,
-    WORKERS: '1',
-    WORKER_THREADS: String(CORES),
-    ENABLE_CACHING: 'false',
-  });
+  const server = await startBuiltServer(
+    {
+      ...UNLIMITED,
+      MODEL_DIR: modelDir,
+      WORKERS: '1',
+      WORKER_THREADS: String(CORES),
+      ENABLE_CACHING: 'false',
+    },
+    tmpdir(),
+  );
   const voice = await PiperVoice.load(modelPath, { intraOpThreads: CORES });
   const serverMs: number[] = [];
   const engineMs: number[] = [];
@@ -70,7 +80,7 @@ async function cacheMiss(modelDir: string, modelPath: string): Promise<void> {
     }
   } finally {
     await voice.release();
-    await server.stop();
+    await stop(server);
   }
   const ratio = median(serverMs) / median(engineMs);
   console.log(
@@ -91,7 +101,10 @@ async function load(url: string, body?: string): Promise<autocannon.Result> {
 }
 
 async function cacheHit(modelDir: string): Promise<void> {
-  const server = await startBuiltServer({ ...UNLIMITED, MODEL_DIR: modelDir, WORKERS: '1' });
+  const server = await startBuiltServer(
+    { ...UNLIMITED, MODEL_DIR: modelDir, WORKERS: '1' },
+    tmpdir(),
+  );
   const body = JSON.stringify({ text: SENTENCE });
   let wav: Buffer;
   let served: autocannon.Result;
@@ -102,7 +115,7 @@ async function cacheHit(modelDir: string): Promise<void> {
       throw new Error('second request was not a cache hit');
     served = await load(`${server.url}/tts`, body);
   } finally {
-    await server.stop();
+    await stop(server);
   }
   // The floor: a bare node:http server in its own process returning the same bytes.
   const port = await freePort();
@@ -136,14 +149,17 @@ async function cacheHit(modelDir: string): Promise<void> {
 }
 
 async function throughput(modelDir: string, workers: number, threads: number): Promise<number> {
-  const server = await startBuiltServer({
-    ...UNLIMITED,
-    MODEL_DIR: modelDir,
-    WORKERS: String(workers),
-    WORKER_THREADS: String(threads),
-    ENABLE_CACHING: 'false',
-    MAX_QUEUE: '1000',
-  });
+  const server = await startBuiltServer(
+    {
+      ...UNLIMITED,
+      MODEL_DIR: modelDir,
+      WORKERS: String(workers),
+      WORKER_THREADS: String(threads),
+      ENABLE_CACHING: 'false',
+      MAX_QUEUE: '1000',
+    },
+    tmpdir(),
+  );
   let audioSeconds = 0;
   let next = 0;
   const latencies: number[] = [];
@@ -161,7 +177,7 @@ async function throughput(modelDir: string, workers: number, threads: number): P
     };
     await Promise.all(Array.from({ length: 8 }, client));
   } finally {
-    await server.stop();
+    await stop(server);
   }
   const elapsedSeconds = (performance.now() - started) / 1000;
   const rate = audioSeconds / elapsedSeconds;

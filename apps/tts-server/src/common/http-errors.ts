@@ -2,7 +2,7 @@
  * Server-side domain errors that are not the engine's, and the one table that maps
  * every domain error code to an HTTP status.
  */
-import { HttpStatus } from '@nestjs/common';
+import { HttpException, HttpStatus } from '@nestjs/common';
 import { PiperError } from '@app/piper';
 
 /** Text longer than MAX_TEXT_LENGTH (400). */
@@ -26,7 +26,6 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, HttpStatus>> = {
   SPEAKER_NOT_FOUND: HttpStatus.NOT_FOUND,
   VOICE_NOT_FOUND: HttpStatus.NOT_FOUND,
   MODEL_CARD_NOT_FOUND: HttpStatus.NOT_FOUND,
-  DEMO_NOT_FOUND: HttpStatus.NOT_FOUND,
   ENGINE_BUSY: HttpStatus.SERVICE_UNAVAILABLE,
   ENGINE_STOPPED: HttpStatus.SERVICE_UNAVAILABLE,
   SYNTHESIS_TIMEOUT: HttpStatus.GATEWAY_TIMEOUT,
@@ -36,3 +35,60 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, HttpStatus>> = {
   PHONEMIZER_FAILED: HttpStatus.INTERNAL_SERVER_ERROR,
   INFERENCE_FAILED: HttpStatus.INTERNAL_SERVER_ERROR,
 };
+
+/** What every error becomes on the way out, whatever the response body's shape. */
+export interface DescribedError {
+  status: number;
+  message: string | string[];
+  code?: string;
+  retryAfterSeconds?: number;
+}
+
+/**
+ * The one mapping from an error to HTTP: domain errors by their code, Nest's
+ * HttpExceptions by their status, body-parser failures by theirs, anything else 500
+ * with a generic message (its details belong in the log, not the response).
+ */
+export function describeError(exception: unknown): DescribedError {
+  if (exception instanceof PiperError) {
+    const status = STATUS_BY_ERROR_CODE[exception.code] ?? HttpStatus.INTERNAL_SERVER_ERROR;
+    const retryAfter = (exception as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+    return {
+      status,
+      message: exception.message,
+      code: exception.code,
+      retryAfterSeconds: typeof retryAfter === 'number' ? retryAfter : undefined,
+    };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const payload = exception.getResponse();
+    const message =
+      typeof payload === 'object' && payload !== null && 'message' in payload
+        ? (payload as { message: string | string[] }).message
+        : exception.message;
+    return { status, message };
+  }
+  // body-parser (http-errors): malformed JSON 400, body too large 413, bad charset 415.
+  const httpError = exception as {
+    status?: unknown;
+    expose?: unknown;
+    type?: unknown;
+    message?: unknown;
+  };
+  if (
+    typeof httpError.status === 'number' &&
+    httpError.status >= 400 &&
+    httpError.status < 500 &&
+    httpError.expose
+  ) {
+    const message =
+      httpError.type === 'entity.parse.failed'
+        ? 'malformed JSON in request body'
+        : httpError.type === 'entity.too.large'
+          ? 'request body is too large'
+          : String(httpError.message);
+    return { status: httpError.status, message };
+  }
+  return { status: HttpStatus.INTERNAL_SERVER_ERROR, message: 'internal server error' };
+}

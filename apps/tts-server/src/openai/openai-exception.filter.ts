@@ -1,28 +1,19 @@
-import {
-  ArgumentsHost,
-  Catch,
-  ExceptionFilter,
-  HttpException,
-  HttpStatus,
-  Logger,
-} from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { PiperError } from '@app/piper';
-import { STATUS_BY_ERROR_CODE } from '../common/http-errors';
+import { describeError } from '../common/http-errors';
 
 const TYPE_BY_STATUS: Record<number, string> = {
   400: 'invalid_request_error',
   404: 'invalid_request_error',
   413: 'invalid_request_error',
   429: 'rate_limit_exceeded',
-  503: 'server_error',
-  504: 'server_error',
 };
 
 /**
  * Errors on the OpenAI-compatible routes in OpenAI's shape,
- * {"error": {"message", "type", "code", "param"}}, so OpenAI clients report them;
- * statuses and Retry-After are the same as on the rest of the API.
+ * {"error": {"message", "type", "code", "param"}}, so OpenAI clients report them. The
+ * status, message and Retry-After come from the server's one error mapping.
  */
 @Catch()
 export class OpenAiExceptionFilter implements ExceptionFilter {
@@ -30,24 +21,12 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
-    let status: number = HttpStatus.INTERNAL_SERVER_ERROR;
-    let message = 'internal server error';
-    let code: string | null = null;
-    if (exception instanceof PiperError) {
-      status = STATUS_BY_ERROR_CODE[exception.code] ?? HttpStatus.INTERNAL_SERVER_ERROR;
-      message = exception.message;
-      code = exception.code.toLowerCase();
-      const retryAfter = (exception as { retryAfterSeconds?: unknown }).retryAfterSeconds;
-      if (typeof retryAfter === 'number') response.setHeader('Retry-After', String(retryAfter));
-    } else if (exception instanceof HttpException) {
-      status = exception.getStatus();
-      const body = exception.getResponse();
-      const raw =
-        typeof body === 'object' && body !== null && 'message' in body
-          ? (body).message
-          : exception.message;
-      message = Array.isArray(raw) ? raw.join('; ') : String(raw);
-    } else {
+    const { status, message, code, retryAfterSeconds } = describeError(exception);
+    if (
+      !(exception instanceof PiperError) &&
+      !(exception instanceof HttpException) &&
+      status >= 500
+    ) {
       this.logger.error(
         'unexpected error',
         exception instanceof Error ? exception.stack : String(exception),
@@ -57,8 +36,15 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
       response.end();
       return;
     }
+    if (retryAfterSeconds !== undefined)
+      response.setHeader('Retry-After', String(retryAfterSeconds));
     response.status(status).json({
-      error: { message, type: TYPE_BY_STATUS[status] ?? 'server_error', code, param: null },
+      error: {
+        message: Array.isArray(message) ? message.join('; ') : message,
+        type: TYPE_BY_STATUS[status] ?? 'server_error',
+        code: code ? code.toLowerCase() : null,
+        param: null,
+      },
     });
   }
 }

@@ -5,18 +5,11 @@
  * oversized body) keep theirs, and anything else is a 500 whose details stay in the
  * log under the request id — never a stack trace to the client.
  */
-import {
-  ArgumentsHost,
-  Catch,
-  ExceptionFilter,
-  HttpException,
-  HttpStatus,
-  Logger,
-} from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { PiperError } from '@app/piper';
-import { STATUS_BY_ERROR_CODE } from '../http-errors';
+import { describeError } from '../http-errors';
 import type { RequestWithId } from '../request-id';
 
 export interface ErrorEnvelope {
@@ -35,7 +28,7 @@ export class DomainExceptionFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<RequestWithId>();
     const response = http.getResponse<Response>();
-    const { status, message, code, retryAfterSeconds } = this.describe(exception);
+    const { status, message, code, retryAfterSeconds } = describeError(exception);
 
     if (exception instanceof HttpException && isStructuredBody(exception.getResponse())) {
       // A deliberate structured answer, e.g. terminus's readiness report with a 503:
@@ -73,55 +66,6 @@ export class DomainExceptionFilter implements ExceptionFilter {
       ...(code ? { code } : {}),
     };
     response.status(status).json(body);
-  }
-
-  private describe(exception: unknown): {
-    status: number;
-    message: string | string[];
-    code?: string;
-    retryAfterSeconds?: number;
-  } {
-    if (exception instanceof PiperError) {
-      const status = STATUS_BY_ERROR_CODE[exception.code] ?? HttpStatus.INTERNAL_SERVER_ERROR;
-      const retryAfter = (exception as { retryAfterSeconds?: unknown }).retryAfterSeconds;
-      return {
-        status,
-        message: exception.message,
-        code: exception.code,
-        retryAfterSeconds: typeof retryAfter === 'number' ? retryAfter : undefined,
-      };
-    }
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      const payload = exception.getResponse();
-      const message =
-        typeof payload === 'object' && payload !== null && 'message' in payload
-          ? (payload as { message: string | string[] }).message
-          : exception.message;
-      return { status, message };
-    }
-    // body-parser (http-errors): malformed JSON 400, body too large 413, bad charset 415.
-    const httpError = exception as {
-      status?: unknown;
-      expose?: unknown;
-      type?: unknown;
-      message?: unknown;
-    };
-    if (
-      typeof httpError.status === 'number' &&
-      httpError.status >= 400 &&
-      httpError.status < 500 &&
-      httpError.expose
-    ) {
-      const message =
-        httpError.type === 'entity.parse.failed'
-          ? 'malformed JSON in request body'
-          : httpError.type === 'entity.too.large'
-            ? 'request body is too large'
-            : String(httpError.message);
-      return { status: httpError.status, message };
-    }
-    return { status: HttpStatus.INTERNAL_SERVER_ERROR, message: 'internal server error' };
   }
 }
 
