@@ -6,7 +6,14 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import OpenAI from 'openai';
 import request from 'supertest';
 import { decodeWav } from '@app/piper';
-import { listenOnLoopback } from './support/processes';
+import {
+  AAC_DECODER_MISSING,
+  decodeAudio,
+  decodeMp3,
+  HAS_FFMPEG,
+  maxExtraSeconds,
+} from './support/audio-decoders';
+import { binary, listenOnLoopback } from './support/processes';
 import { makeModelDir, removeDir, startServer } from './support/test-server';
 
 describe('OpenAI speech API', () => {
@@ -50,13 +57,41 @@ describe('OpenAI speech API', () => {
     expect(wav.pcm.length).toBeGreaterThan(0);
   });
 
-  it('speaks raw PCM equal to the WAV samples', async () => {
+  it('speaks raw PCM at 24 kHz, as OpenAI clients play it', async () => {
     const wav = decodeWav(await speak({}));
-    const pcm = await speak({ response_format: 'pcm' });
-    expect(pcm.length).toBe(wav.pcm.length * 2);
-    expect(pcm.equals(Buffer.from(wav.pcm.buffer, wav.pcm.byteOffset, wav.pcm.byteLength))).toBe(
-      true,
-    );
+    const response = await client.audio.speech.create({
+      model: 'tts-1',
+      voice: 'alloy',
+      input: 'Hello from Piper. How are you?',
+      response_format: 'pcm',
+    });
+    expect(response.headers.get('content-type')).toBe('audio/pcm;rate=24000;channels=1');
+    const pcm = Buffer.from(await response.arrayBuffer());
+    const expectedSamples = (wav.pcm.length * 24000) / 22050;
+    expect(Math.abs(pcm.length / 2 - expectedSamples)).toBeLessThanOrEqual(2);
+  });
+
+  it.each(['mp3', 'opus', 'aac', 'flac'] as const)(
+    'speaks %s, streamed, decoding to the duration of the WAV',
+    async (format) => {
+      if (format === 'aac' && !HAS_FFMPEG) return console.warn(AAC_DECODER_MISSING);
+      const wav = decodeWav(await speak({}));
+      const audio = await decodeAudio(format, await speak({ response_format: format }), 22050);
+      const extra = audio.samples.length / audio.sampleRate - wav.pcm.length / wav.sampleRate;
+      expect(extra).toBeGreaterThanOrEqual(-1e-6);
+      expect(extra).toBeLessThanOrEqual(maxExtraSeconds(format, 22050) + 1e-6);
+    },
+  );
+
+  it('answers mp3 when no response_format is given, as OpenAI does', async () => {
+    const res = await request(url)
+      .post('/v1/audio/speech')
+      .send({ model: 'tts-1', voice: 'alloy', input: 'Hello.' })
+      .buffer(true)
+      .parse(binary)
+      .expect(200);
+    expect(res.headers['content-type']).toBe('audio/mpeg');
+    expect((await decodeMp3(res.body as Buffer)).samples.length).toBeGreaterThan(0);
   });
 
   it('maps speed to length_scale = 1 / speed', async () => {
@@ -119,7 +154,11 @@ describe('OpenAI speech API', () => {
 
   it("reports errors in OpenAI's error shape", async () => {
     const cases: Array<[Partial<OpenAI.Audio.SpeechCreateParams>, number, RegExp]> = [
-      [{ response_format: 'mp3' }, 400, /mp3 is not available.*wav, pcm/],
+      [
+        { response_format: 'ogg' as 'mp3' },
+        400,
+        /response_format must be one of.*mp3, opus, aac, flac, wav, pcm/,
+      ],
       [{ voice: 'nobody' }, 404, /nobody/],
       [{ model: 'gpt-9' }, 404, /gpt-9/],
       [{ speed: 9 }, 400, /speed/],

@@ -5,9 +5,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { AUDIO_FORMATS, encodeAudio, type AudioFormat } from '@app/audio-formats';
 import {
-  encodeWav,
-  pcmBytes,
   PiperError,
   PiperVoice,
   writeBenchVoice,
@@ -60,7 +59,7 @@ interface SynthFlags {
   noiseW?: number;
   sentenceSilence?: number;
   volume?: number;
-  format: 'wav' | 'pcm';
+  format: AudioFormat;
   threads?: number;
 }
 
@@ -80,7 +79,7 @@ export function buildProgram(io: CliIo = processIo): Command {
 
   program
     .command('synth')
-    .description('synthesize text (--text or stdin) to a WAV or raw PCM file')
+    .description('synthesize text (--text or stdin) to WAV, raw PCM, MP3, Opus, FLAC or AAC')
     .requiredOption('-m, --model <path>', 'voice network <voice>.onnx (config beside it)')
     .option('-c, --config <path>', 'voice config (default: <model>.json)')
     .option('-t, --text <text>', 'text to speak (default: read stdin)')
@@ -97,7 +96,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option('--volume <x>', 'volume multiplier', number('--volume'))
     .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', positiveInteger)
     .addOption(
-      new Option('-f, --format <format>', 'output format').choices(['wav', 'pcm']).default('wav'),
+      new Option('-f, --format <format>', 'output format').choices(AUDIO_FORMATS).default('wav'),
     )
     .action(async (flags: SynthFlags) => {
       const voice = await PiperVoice.load(flags.model, {
@@ -115,8 +114,7 @@ export function buildProgram(io: CliIo = processIo): Command {
           volume: flags.volume,
         };
         const result = await voice.synthesizeAll(await readText(flags.text), options);
-        const data =
-          flags.format === 'wav' ? encodeWav(result.pcm, result.sampleRate) : pcmBytes(result.pcm);
+        const data = await encodeAudio(flags.format, result.pcm, result.sampleRate);
         if (flags.output === '-') io.writeStdout(data);
         else await writeFile(flags.output, data);
       } finally {

@@ -21,7 +21,6 @@ export class TextTooLongError extends PiperError {
 export const STATUS_BY_ERROR_CODE: Readonly<Record<string, HttpStatus>> = {
   TEXT_EMPTY: HttpStatus.BAD_REQUEST,
   TEXT_TOO_LONG: HttpStatus.BAD_REQUEST,
-  FORMAT_NOT_AVAILABLE: HttpStatus.BAD_REQUEST,
   SYNTHESIS_OPTION_INVALID: HttpStatus.BAD_REQUEST,
   SPEAKER_NOT_FOUND: HttpStatus.NOT_FOUND,
   VOICE_NOT_FOUND: HttpStatus.NOT_FOUND,

@@ -17,6 +17,7 @@ describe(Settings.name, () => {
       CACHE_TTL: 3600,
       ENABLE_CORS: true,
       ALLOWED_ORIGINS: ['*'],
+      OPENAI_PCM_SAMPLE_RATE: 24000,
     });
     expect(settings.WORKERS).toBeGreaterThanOrEqual(1);
     expect(settings.workerThreads).toBeGreaterThanOrEqual(1);
@@ -47,6 +48,10 @@ describe(Settings.name, () => {
     expect(() => validateSettings({ DEFAULT_MODEL: '../etc' })).toThrow(
       /DEFAULT_MODEL must be a voice name/,
     );
+    expect(() => validateSettings({ OPENAI_PCM_SAMPLE_RATE: '23000' })).toThrow(
+      /OPENAI_PCM_SAMPLE_RATE must be 0 \(the voice's rate\) or one of 8000/,
+    );
+    expect(validateSettings({ OPENAI_PCM_SAMPLE_RATE: '0' }).OPENAI_PCM_SAMPLE_RATE).toBe(0);
     expect(() => validateSettings({ PORT: '-1', WORKERS: 'many' })).toThrow(
       /PORT="-1".*WORKERS="many"/,
     );

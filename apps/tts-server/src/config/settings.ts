@@ -140,6 +140,19 @@ export class Settings {
   @Min(0)
   CACHE_MAX_BYTES = 256 * 1024 * 1024;
 
+  /**
+   * Sample rate of the OpenAI API's `pcm` format. OpenAI sends 24 kHz and its clients
+   * play the bytes at that rate, so voices at other rates are resampled; 0 sends the
+   * voice's own rate (named in the Content-Type).
+   */
+  @Transform(toInteger)
+  @IsInt()
+  @IsIn([0, 8000, 16000, 22050, 24000, 44100, 48000], {
+    message:
+      "OPENAI_PCM_SAMPLE_RATE must be 0 (the voice's rate) or one of 8000, 16000, 22050, 24000, 44100, 48000",
+  })
+  OPENAI_PCM_SAMPLE_RATE = 24000;
+
   /** Largest accepted request body. */
   @Transform(toInteger)
   @IsInt()

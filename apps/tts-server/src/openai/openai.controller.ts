@@ -22,7 +22,15 @@ export class OpenAiController {
   @ApiOperation({
     summary: 'OpenAI-compatible speech: streamed audio, or SSE with stream_format "sse"',
   })
-  @ApiProduces('audio/wav', 'audio/pcm', 'text/event-stream')
+  @ApiProduces(
+    'audio/mpeg',
+    'audio/ogg',
+    'audio/aac',
+    'audio/flac',
+    'audio/wav',
+    'audio/pcm',
+    'text/event-stream',
+  )
   @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
   speech(
     @Body() dto: SpeechDto,

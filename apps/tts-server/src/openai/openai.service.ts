@@ -1,12 +1,11 @@
 import { Injectable, StreamableFile } from '@nestjs/common';
 import { Readable } from 'node:stream';
-import { PiperError } from '@app/piper';
 import { Settings } from '../config/settings';
 import { VoiceNotFoundError } from '../models/voice-not-found.error';
 import { VoiceRegistry, type VoiceEntry } from '../models/voice-registry.service';
 import { CachedAudioResponse } from '../tts/cached-audio-response';
-import { TtsService, type AudioFormat } from '../tts/tts.service';
-import type { OpenAiFormat, SpeechDto } from './dto/speech.dto';
+import { TtsService } from '../tts/tts.service';
+import type { SpeechDto } from './dto/speech.dto';
 
 /** OpenAI's voice names; each maps to an installed voice (OPENAI_VOICE_MAP or the default). */
 export const OPENAI_VOICES = [
@@ -24,19 +23,6 @@ export const OPENAI_VOICES = [
 ];
 /** OpenAI model names that mean "the default voice". */
 export const OPENAI_MODELS = ['tts-1', 'tts-1-hd', 'gpt-4o-mini-tts'];
-/** Formats this server encodes today; the rest of OpenAI's list answer 400 naming these. */
-export const AVAILABLE_FORMATS: readonly OpenAiFormat[] = ['wav', 'pcm'];
-
-export class FormatNotAvailableError extends PiperError {
-  readonly code = 'FORMAT_NOT_AVAILABLE';
-
-  constructor(format: string) {
-    super(
-      `response_format ${format} is not available on this server; available formats: ${AVAILABLE_FORMATS.join(', ')}`,
-    );
-  }
-}
-
 export interface OpenAiModel {
   id: string;
   object: 'model';
@@ -62,8 +48,7 @@ export class OpenAiService {
 
   /** POST /v1/audio/speech: streamed audio, or Server-Sent Events with stream_format "sse". */
   async speech(dto: SpeechDto, clientGone?: AbortSignal): Promise<CachedAudioResponse> {
-    const format = dto.response_format ?? (AVAILABLE_FORMATS.includes('mp3') ? 'mp3' : 'wav');
-    if (!AVAILABLE_FORMATS.includes(format)) throw new FormatNotAvailableError(format);
+    const format = dto.response_format ?? 'mp3';
     const { voice, speakerId } = this.resolveVoice(dto.model, dto.voice);
     const audio = await this.tts.render(
       {
@@ -72,7 +57,12 @@ export class OpenAiService {
         speakerId,
         lengthScale:
           dto.speed === undefined ? undefined : voice.config.inference.lengthScale / dto.speed,
-        format: format as AudioFormat,
+        format,
+        // OpenAI's pcm is 24 kHz, and its clients play it at that rate.
+        outputSampleRate:
+          format === 'pcm' && this.settings.OPENAI_PCM_SAMPLE_RATE > 0
+            ? this.settings.OPENAI_PCM_SAMPLE_RATE
+            : undefined,
         stream: true,
       },
       clientGone,

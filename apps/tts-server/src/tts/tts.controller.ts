@@ -40,10 +40,12 @@ export class TtsController {
   @HttpCode(200)
   @TtsRateLimit()
   @UseInterceptors(XCacheInterceptor)
-  @ApiOperation({ summary: 'Synthesize text to a WAV file (or raw PCM), whole or streamed' })
-  @ApiProduces('audio/wav', 'audio/pcm')
+  @ApiOperation({
+    summary: 'Synthesize text to WAV, raw PCM, MP3, Opus, FLAC or AAC, whole or streamed',
+  })
+  @ApiProduces('audio/wav', 'audio/pcm', 'audio/mpeg', 'audio/ogg', 'audio/flac', 'audio/aac')
   @ApiOkResponse({
-    description: 'WAV audio (16-bit mono PCM); header X-Cache: HIT|MISS',
+    description: 'The audio in the requested format (WAV by default); header X-Cache: HIT|MISS',
     schema: { type: 'string', format: 'binary' },
   })
   @ApiServiceUnavailableResponse({

@@ -1,6 +1,14 @@
-import { Injectable, StreamableFile } from '@nestjs/common';
-import { Readable } from 'node:stream';
-import { concatPcm, encodeWav, pcmBytes, SpeakerNotFoundError, wavHeader } from '@app/piper';
+import { Injectable, Logger, StreamableFile } from '@nestjs/common';
+import { PassThrough, type Readable } from 'node:stream';
+import {
+  contentTypeOf,
+  createAudioEncoder,
+  encodeAudio,
+  fileExtensionOf,
+  type AudioEncoder,
+  type AudioFormat,
+} from '@app/audio-formats';
+import { SpeakerNotFoundError, wavHeader } from '@app/piper';
 import { AudioCache, type CachedAudio, type CacheStatus } from '../cache/audio-cache.service';
 import { TextTooLongError } from '../common/http-errors';
 import { Settings } from '../config/settings';
@@ -18,8 +26,6 @@ import { CachedAudioResponse } from './cached-audio-response';
 import type { PhonemizeDto, SynthesizeDto } from './dto/synthesize.dto';
 import type { PhonemizeResponseDto } from './dto/phonemize-response.dto';
 
-export type AudioFormat = 'wav' | 'pcm';
-
 /** A request resolved to a voice and speaker; unset parameters take the voice's defaults. */
 export interface RenderJob {
   text: string;
@@ -31,6 +37,8 @@ export interface RenderJob {
   sentenceSilenceSeconds?: number;
   volume?: number;
   format: AudioFormat;
+  /** Resample wav or pcm to this rate; unset: the voice's own rate. */
+  outputSampleRate?: number;
   stream: boolean;
 }
 
@@ -39,6 +47,8 @@ const FIRST_CLAUSE_SPLIT_PHONEMES = 60;
 
 @Injectable()
 export class TtsService {
+  private readonly logger = new Logger(TtsService.name);
+
   constructor(
     private readonly settings: Settings,
     private readonly voices: VoiceRegistry,
@@ -81,10 +91,14 @@ export class TtsService {
       sentenceSilenceSeconds: job.sentenceSilenceSeconds ?? 0,
       volume: job.volume ?? 1,
     };
+    const sampleRate = voice.config.sampleRate;
+    const outputSampleRate =
+      format === 'wav' || format === 'pcm' ? (job.outputSampleRate ?? sampleRate) : undefined;
     // Streaming speaks a long first sentence clause by clause, which is different audio.
     const streamed = job.stream;
     const key = AudioCache.keyOf({
       format,
+      outputSampleRate,
       streamed,
       voice: voice.name,
       modelPath: voice.modelPath,
@@ -94,19 +108,17 @@ export class TtsService {
     });
     const request = { modelPath: voice.modelPath, configPath: voice.configPath, text, options };
     // Both names come from the registry and the voice config, never from the request.
-    const filename = `tts_${voice.name}_${speakerId}.${format}`;
-    const contentType =
-      format === 'wav' ? 'audio/wav' : `audio/pcm;rate=${voice.config.sampleRate};channels=1`;
+    const filename = `tts_${voice.name}_${speakerId}.${fileExtensionOf(format)}`;
 
     if (streamed) {
       const cached = await this.cache.get(key);
       if (cached) return this.fileResponse(cached.body, cached.contentType, filename, 'HIT');
-      const body = await this.streamBody(
+      const { body, contentType } = await this.streamBody(
         request,
         format,
-        voice.config.sampleRate,
+        sampleRate,
+        outputSampleRate,
         key,
-        contentType,
         clientGone,
       );
       const file = new StreamableFile(body, {
@@ -120,12 +132,9 @@ export class TtsService {
       // No client signal here: other identical requests may be waiting on this synthesis.
       const result = await this.engine.synthesizeAll(request);
       return {
-        body:
-          format === 'wav'
-            ? encodeWav(result.pcm, result.sampleRate)
-            : Buffer.from(pcmBytes(result.pcm)),
-        contentType,
-        sampleRate: result.sampleRate,
+        body: await encodeAudio(format, result.pcm, result.sampleRate, outputSampleRate),
+        contentType: contentTypeOf(format, outputSampleRate ?? result.sampleRate),
+        sampleRate: outputSampleRate ?? result.sampleRate,
         durationSeconds: result.pcm.length / result.sampleRate,
       };
     });
@@ -147,20 +156,21 @@ export class TtsService {
   }
 
   /**
-   * The streamed body: a WAV header with unknown sizes (for wav), then each sentence's
-   * samples as soon as the worker sends them. The first sentence is awaited before the
-   * response starts, so a busy pool, an unknown speaker or a timeout on it still gets a
-   * proper error status. A stream that completes is cached whole; one the client left
-   * is not, and its synthesis stops.
+   * The streamed body: each sentence's samples are encoded and sent as soon as the
+   * worker delivers them (WAV starts with a header of unknown size). The encoder is
+   * set up while the first sentence is synthesized, and that sentence is awaited
+   * before the response starts, so a busy pool, an unknown speaker or a timeout on it
+   * still gets a proper error status. A stream that completes is cached whole; one the
+   * client left is not, and its synthesis stops.
    */
   private async streamBody(
     request: EngineSynthesisRequest,
-    format: 'wav' | 'pcm',
+    format: AudioFormat,
     sampleRate: number,
+    outputSampleRate: number | undefined,
     key: string,
-    contentType: string,
     clientGone?: AbortSignal,
-  ): Promise<Readable> {
+  ): Promise<{ body: Readable; contentType: string }> {
     const sentences = this.engine
       .synthesize(
         {
@@ -173,27 +183,64 @@ export class TtsService {
         clientGone,
       )
       [Symbol.asyncIterator]();
-    const first = await sentences.next();
-    const cache = this.cache;
-    async function* chunks(): AsyncGenerator<Buffer> {
-      const pieces: Int16Array[] = [];
-      if (format === 'wav') yield wavHeader({ sampleRate });
+    // Object mode keeps each encoder output a chunk of its own (one SSE event each)
+    // instead of merging what a slow reader has not taken yet.
+    const body = new PassThrough({ objectMode: true });
+    const sent: Buffer[] = [];
+    const encoderReady = createAudioEncoder(
+      format,
+      { sampleRate, outputSampleRate, streaming: true },
+      (bytes) => {
+        const chunk = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        sent.push(chunk);
+        body.write(chunk);
+      },
+    );
+    let first: IteratorResult<{ pcm: Int16Array }>;
+    try {
+      first = await sentences.next();
+    } catch (error) {
+      void encoderReady.then((encoder) => encoder.close()).catch(() => undefined);
+      throw error;
+    }
+    let encoder: AudioEncoder;
+    try {
+      encoder = await encoderReady;
+    } catch (error) {
+      await sentences.return?.(undefined);
+      throw error;
+    }
+    // With an error, Nest cuts the connection so a truncated file never looks complete.
+    const stop = (error?: Error): void => {
+      encoder.close();
+      body.destroy(error);
+    };
+    clientGone?.addEventListener('abort', () => stop(), { once: true });
+
+    const pump = async (): Promise<void> => {
+      let durationSamples = 0;
       for (let next = first; !next.done; next = await sentences.next()) {
-        pieces.push(next.value.pcm);
-        yield pcmBytes(next.value.pcm);
+        durationSamples += next.value.pcm.length;
+        await encoder.write(next.value.pcm);
       }
       if (clientGone?.aborted) return;
-      const pcm = concatPcm(pieces);
-      await cache.set(key, {
-        body: format === 'wav' ? encodeWav(pcm, sampleRate) : Buffer.from(pcmBytes(pcm)),
+      await encoder.end();
+      body.end();
+      const contentType = encoder.contentType;
+      await this.cache.set(key, {
+        body: format === 'wav' ? withExactWavSizes(sent, encoder.sampleRate) : Buffer.concat(sent),
         contentType,
-        sampleRate,
-        durationSeconds: pcm.length / sampleRate,
+        sampleRate: encoder.sampleRate,
+        durationSeconds: durationSamples / sampleRate,
       });
-    }
-    const body = Readable.from(chunks(), { objectMode: false });
-    clientGone?.addEventListener('abort', () => body.destroy(), { once: true });
-    return body;
+    };
+    pump().catch((error: unknown) => {
+      // Headers are sent: the only way left to tell the client is to cut the stream.
+      if (clientGone?.aborted) return stop();
+      this.logger.error(`Streamed synthesis failed: ${describeFailure(error)}`);
+      stop(error instanceof Error ? error : new Error(String(error)));
+    });
+    return { body, contentType: encoder.contentType };
   }
 
   /** POST /phonemize: phonemes and ids per sentence, exactly as the voice would speak them. */
@@ -255,4 +302,16 @@ export class TtsService {
     }
     return id;
   }
+}
+
+/** A streamed WAV as a file: the header's unknown sizes replaced by the real ones. */
+function withExactWavSizes(sent: Buffer[], sampleRate: number): Buffer {
+  const file = Buffer.concat(sent);
+  const header = wavHeader({ sampleRate }, file.length - 44);
+  header.copy(file, 0);
+  return file;
+}
+
+function describeFailure(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -1,3 +1,4 @@
+import type { AudioFormat } from '@app/audio-formats';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   IsIn,
@@ -11,9 +12,15 @@ import {
 } from 'class-validator';
 import { TEXT_HARD_LIMIT } from '../../tts/dto/synthesize.dto';
 
-/** Every response_format of OpenAI's speech API; which are available depends on the server. */
-export const OPENAI_FORMATS = ['mp3', 'opus', 'aac', 'flac', 'wav', 'pcm'] as const;
-export type OpenAiFormat = (typeof OPENAI_FORMATS)[number];
+/** Every response_format of OpenAI's speech API, in OpenAI's order; all are served. */
+export const OPENAI_FORMATS = [
+  'mp3',
+  'opus',
+  'aac',
+  'flac',
+  'wav',
+  'pcm',
+] as const satisfies readonly AudioFormat[];
 
 /** The body of OpenAI's POST /v1/audio/speech. */
 export class SpeechDto {
@@ -44,11 +51,13 @@ export class SpeechDto {
 
   @ApiPropertyOptional({
     enum: OPENAI_FORMATS,
-    description: 'Default: mp3 where available, else wav',
+    default: 'mp3',
+    description:
+      'mp3 64 kbit/s, opus (in Ogg) 32 kbit/s, aac (ADTS) 64 kbit/s, flac, wav, or pcm (16-bit mono, 24 kHz by default: OPENAI_PCM_SAMPLE_RATE)',
   })
   @IsOptional()
   @IsIn(OPENAI_FORMATS)
-  response_format?: OpenAiFormat;
+  response_format?: AudioFormat;
 
   @ApiPropertyOptional({
     minimum: 0.25,

@@ -1,3 +1,4 @@
+import { AUDIO_FORMATS, type AudioFormat } from '@app/audio-formats';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
@@ -107,7 +108,7 @@ export class SynthesizeDto extends PhonemizeDto {
 
   @ApiPropertyOptional({
     description:
-      'Send the audio as each sentence is ready (chunked transfer; a WAV header with unknown sizes). A long first sentence is spoken clause by clause so the first audio comes quickly.',
+      'Send the audio as each sentence is ready (chunked transfer; WAV gets a header with unknown sizes). A long first sentence is spoken clause by clause so the first audio comes quickly.',
     default: false,
   })
   @IsOptional()
@@ -116,11 +117,11 @@ export class SynthesizeDto extends PhonemizeDto {
 
   @ApiPropertyOptional({
     description:
-      'wav (16-bit mono PCM in RIFF/WAVE) or pcm (raw 16-bit little-endian mono samples)',
-    enum: ['wav', 'pcm'],
+      'wav (16-bit mono PCM in RIFF/WAVE), pcm (raw 16-bit little-endian mono samples), mp3 (64 kbit/s), opus (in Ogg, 32 kbit/s), flac (lossless) or aac (in ADTS, 64 kbit/s); every format can stream',
+    enum: AUDIO_FORMATS,
     default: 'wav',
   })
   @IsOptional()
-  @IsIn(['wav', 'pcm'])
-  format?: 'wav' | 'pcm';
+  @IsIn(AUDIO_FORMATS)
+  format?: AudioFormat;
 }

@@ -1,0 +1,94 @@
+import {
+  AAC_DECODER_MISSING,
+  decodeAudio,
+  decodeFlac,
+  HAS_FFMPEG,
+  maxExtraSeconds,
+  type DecodedAudio,
+} from '../../../test/support/audio-decoders';
+import { AUDIO_FORMATS, type AudioFormat } from './audio-format';
+import { createAudioEncoder, encodeAudio } from './create-audio-encoder';
+
+const RATE = 22050;
+
+/** 0.6 s at 440 Hz then 0.6 s at 880 Hz: two "sentences" a decoder must give back in order. */
+function twoTones(): Int16Array {
+  const half = Math.round(RATE * 0.6);
+  const pcm = new Int16Array(half * 2);
+  for (let i = 0; i < pcm.length; i++) {
+    const frequency = i < half ? 440 : 880;
+    pcm[i] = Math.round(16000 * Math.sin((2 * Math.PI * frequency * i) / RATE));
+  }
+  return pcm;
+}
+
+/** Frequency of a tone from its zero crossings over [fromSeconds, toSeconds). */
+function toneFrequency(audio: DecodedAudio, fromSeconds: number, toSeconds: number): number {
+  const from = Math.round(fromSeconds * audio.sampleRate);
+  const to = Math.round(toSeconds * audio.sampleRate);
+  let crossings = 0;
+  for (let i = from + 1; i < to; i++) {
+    if (audio.samples[i - 1] < 0 !== audio.samples[i] < 0) crossings++;
+  }
+  return crossings / 2 / (toSeconds - fromSeconds);
+}
+
+/** Streams `pcm` in two writes, as a server streams two sentences, collecting the bytes. */
+async function streamed(
+  format: AudioFormat,
+  pcm: Int16Array,
+): Promise<{ bytes: Buffer; beforeEnd: number }> {
+  const parts: Uint8Array[] = [];
+  const encoder = await createAudioEncoder(format, { sampleRate: RATE, streaming: true }, (b) =>
+    parts.push(b),
+  );
+  const half = pcm.length / 2;
+  await encoder.write(pcm.subarray(0, half));
+  // Encoders on a worker thread deliver a little later: wait for the first sentence's bytes.
+  for (let tries = 0; parts.length === 0 && tries < 100; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await encoder.write(pcm.subarray(half));
+  const beforeEnd = parts.reduce((sum, part) => sum + part.length, 0);
+  await encoder.end();
+  return { bytes: Buffer.concat(parts), beforeEnd };
+}
+
+describe('createAudioEncoder', () => {
+  const pcm = twoTones();
+  const seconds = pcm.length / RATE;
+
+  it.each(AUDIO_FORMATS)(
+    '%s: streamed audio decodes to the same length and tones',
+    async (format) => {
+      if (format === 'aac' && !HAS_FFMPEG) return console.warn(AAC_DECODER_MISSING);
+      const { bytes, beforeEnd } = await streamed(format, pcm);
+      // Bytes left the encoder before the stream ended: a listener hears the first sentence.
+      expect(beforeEnd).toBeGreaterThan(0);
+      const audio = await decodeAudio(format, bytes, RATE);
+      const decodedSeconds = audio.samples.length / audio.sampleRate;
+      expect(Math.abs(decodedSeconds - seconds)).toBeLessThanOrEqual(
+        maxExtraSeconds(format, RATE) + 1e-9,
+      );
+      expect(toneFrequency(audio, 0.1, 0.5)).toBeCloseTo(440, -1);
+      expect(toneFrequency(audio, 0.7, 1.1)).toBeCloseTo(880, -1);
+    },
+  );
+
+  it.each(AUDIO_FORMATS)('%s: a whole file decodes to the same length', async (format) => {
+    if (format === 'aac' && !HAS_FFMPEG) return console.warn(AAC_DECODER_MISSING);
+    const audio = await decodeAudio(format, await encodeAudio(format, pcm, RATE), RATE);
+    const decodedSeconds = audio.samples.length / audio.sampleRate;
+    expect(Math.abs(decodedSeconds - seconds)).toBeLessThanOrEqual(
+      maxExtraSeconds(format, RATE) + 1e-9,
+    );
+  });
+
+  it('flac is lossless, streamed or whole', async () => {
+    // The decoder scales 16-bit samples by 1/32767.
+    const samplesOf = (audio: DecodedAudio) =>
+      Int16Array.from(audio.samples, (s) => Math.round(s * 32767));
+    expect(samplesOf(await decodeFlac((await streamed('flac', pcm)).bytes))).toEqual(pcm);
+    expect(samplesOf(await decodeFlac(await encodeAudio('flac', pcm, RATE)))).toEqual(pcm);
+  });
+});
