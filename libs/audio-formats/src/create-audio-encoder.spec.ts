@@ -84,11 +84,17 @@ describe('createAudioEncoder', () => {
     );
   });
 
-  it('flac is lossless, streamed or whole', async () => {
+  it('flac is lossless, and a whole file states its length', async () => {
     // The decoder scales 16-bit samples by 1/32767.
     const samplesOf = (audio: DecodedAudio) =>
       Int16Array.from(audio.samples, (s) => Math.round(s * 32767));
-    expect(samplesOf(await decodeFlac((await streamed('flac', pcm)).bytes))).toEqual(pcm);
-    expect(samplesOf(await decodeFlac(await encodeAudio('flac', pcm, RATE)))).toEqual(pcm);
+    // STREAMINFO's total sample count: the low 36 bits of the 8 bytes at offset 18.
+    const totalSamples = (flac: Buffer) => Number(flac.readBigUInt64BE(18) & 0xfffffffffn);
+    const stream = (await streamed('flac', pcm)).bytes;
+    const whole = await encodeAudio('flac', pcm, RATE);
+    expect(samplesOf(await decodeFlac(stream))).toEqual(pcm);
+    expect(samplesOf(await decodeFlac(whole))).toEqual(pcm);
+    expect(totalSamples(whole)).toBe(pcm.length);
+    expect(totalSamples(stream)).toBe(0); // "unknown": the header leaves before the audio
   });
 });

@@ -1,6 +1,7 @@
 import type { AudioEncoder, AudioEncoderOptions, EncodedDataListener } from './audio-encoder';
 import type { AudioFormat } from './audio-format';
-import { MediabunnyEncoder } from './encoders/mediabunny-encoder';
+import { AacEncoder } from './encoders/aac-encoder';
+import { FlacEncoder } from './encoders/flac-encoder';
 import { Mp3Encoder } from './encoders/mp3-encoder';
 import { OpusEncoder } from './encoders/opus-encoder';
 import { PcmEncoder } from './encoders/pcm-encoder';
@@ -20,8 +21,9 @@ export function createAudioEncoder(
     case 'opus':
       return OpusEncoder.create(options, onData);
     case 'flac':
+      return FlacEncoder.create(options, onData);
     case 'aac':
-      return MediabunnyEncoder.create(format, options, onData);
+      return AacEncoder.create(options, onData);
   }
 }
 
@@ -33,11 +35,13 @@ export async function encodeAudio(
   outputSampleRate?: number,
 ): Promise<Buffer> {
   const parts: Uint8Array[] = [];
-  const encoder = await createAudioEncoder(
-    format,
-    { sampleRate, outputSampleRate, streaming: false },
-    (bytes) => parts.push(bytes),
-  );
+  const onData = (bytes: Uint8Array): void => void parts.push(bytes);
+  const options = { sampleRate, outputSampleRate, streaming: false };
+  // A FLAC file written whole can say how many samples it holds.
+  const encoder =
+    format === 'flac'
+      ? await FlacEncoder.create({ ...options, totalSamples: pcm.length }, onData)
+      : await createAudioEncoder(format, options, onData);
   try {
     await encoder.write(pcm);
     await encoder.end();

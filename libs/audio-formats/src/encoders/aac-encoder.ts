@@ -5,50 +5,38 @@ import { mediabunny, type Mediabunny } from '../mediabunny';
 const AAC_BITRATE = 64000;
 
 /**
- * FLAC and AAC (in ADTS), encoded by mediabunny's encoder extensions on a worker thread
- * of their own, so bytes arrive a little after the samples that made them. Streamed
- * FLAC is append-only, so its STREAMINFO leaves the total sample count unknown (0, as
- * the format allows); a FLAC file that is not streamed is written whole with the exact
- * counts and checksum.
+ * AAC-LC in ADTS, from FFmpeg's AAC encoder compiled to WebAssembly (mediabunny's
+ * extension), which runs on a worker thread of its own: bytes arrive a little after the
+ * samples that made them, and the thread starts with the first samples (about 150 ms
+ * before the first bytes of a stream).
  */
-export class MediabunnyEncoder implements AudioEncoder {
-  readonly contentType: string;
+export class AacEncoder implements AudioEncoder {
+  readonly format = 'aac';
+  readonly contentType = contentTypeOf('aac', 0);
   private timestampSamples = 0;
   private closed = false;
 
   private constructor(
-    readonly format: 'flac' | 'aac',
     readonly sampleRate: number,
     private readonly output: Mediabunny.Output,
     private readonly samples: Mediabunny.AudioSampleSource,
-    private readonly whole: Mediabunny.BufferTarget | undefined,
-    private readonly onData: EncodedDataListener,
-  ) {
-    this.contentType = contentTypeOf(format, sampleRate);
-  }
+  ) {}
 
   static async create(
-    format: 'flac' | 'aac',
     options: AudioEncoderOptions,
     onData: EncodedDataListener,
-  ): Promise<MediabunnyEncoder> {
+  ): Promise<AacEncoder> {
     const mb = mediabunny();
-    const whole = format === 'flac' && !options.streaming ? new mb.BufferTarget() : undefined;
     const output = new mb.Output({
-      format:
-        format === 'flac'
-          ? new mb.FlacOutputFormat({ appendOnly: options.streaming })
-          : new mb.AdtsOutputFormat(),
-      target:
-        whole ??
-        new mb.AppendOnlyStreamTarget(
-          new WritableStream<Uint8Array>({ write: (bytes) => onData(bytes.slice()) }),
-        ),
+      format: new mb.AdtsOutputFormat(),
+      target: new mb.AppendOnlyStreamTarget(
+        new WritableStream<Uint8Array>({ write: (bytes) => onData(bytes.slice()) }),
+      ),
     });
-    const samples = new mb.AudioSampleSource({ codec: format, bitrate: AAC_BITRATE });
+    const samples = new mb.AudioSampleSource({ codec: 'aac', bitrate: AAC_BITRATE });
     output.addAudioTrack(samples);
     await output.start();
-    return new MediabunnyEncoder(format, options.sampleRate, output, samples, whole, onData);
+    return new AacEncoder(options.sampleRate, output, samples);
   }
 
   async write(pcm: Int16Array): Promise<void> {
@@ -73,7 +61,6 @@ export class MediabunnyEncoder implements AudioEncoder {
     if (this.closed) return;
     this.closed = true;
     await this.output.finalize();
-    if (this.whole?.buffer) this.onData(new Uint8Array(this.whole.buffer));
   }
 
   close(): void {
