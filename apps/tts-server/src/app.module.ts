@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
+import { ApiKeyGuard } from './common/guards/api-key.guard';
 import { RateLimitGuard } from './common/guards/rate-limit.guard';
 import { ValidationPipe } from '@nestjs/common';
 import { DomainExceptionFilter } from './common/filters/domain-exception.filter';
@@ -45,7 +46,9 @@ export class AppModule {
             forbidUnknownValues: true,
           }),
         },
+        // Rate limits first, so guessing keys is throttled too.
         { provide: APP_GUARD, useClass: RateLimitGuard },
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: DomainExceptionFilter },
       ],
     };

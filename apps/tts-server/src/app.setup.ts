@@ -50,6 +50,8 @@ export function configureApp(app: NestExpressApplication): Settings {
         'Self-hosted Piper text-to-speech: the API of the Piper TTS Server, on an engine that speaks exactly as Piper does.',
       )
       .setVersion(SERVICE_VERSION)
+      // Synthesis routes take `Authorization: Bearer <key>` when API_KEYS is set.
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'One of API_KEYS' })
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });

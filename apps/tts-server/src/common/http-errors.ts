@@ -17,8 +17,24 @@ export class TextTooLongError extends PiperError {
   }
 }
 
+/** A synthesis route called without a valid API key while API_KEYS is set (401). */
+export class ApiKeyError extends PiperError {
+  readonly code: 'API_KEY_MISSING' | 'API_KEY_INVALID';
+
+  constructor(missing: boolean) {
+    super(
+      missing
+        ? 'an API key is required: send it as "Authorization: Bearer <key>"'
+        : 'the API key is not valid',
+    );
+    this.code = missing ? 'API_KEY_MISSING' : 'API_KEY_INVALID';
+  }
+}
+
 /** HTTP status for each domain error code; unknown codes are server errors. */
 export const STATUS_BY_ERROR_CODE: Readonly<Record<string, HttpStatus>> = {
+  API_KEY_MISSING: HttpStatus.UNAUTHORIZED,
+  API_KEY_INVALID: HttpStatus.UNAUTHORIZED,
   TEXT_EMPTY: HttpStatus.BAD_REQUEST,
   TEXT_TOO_LONG: HttpStatus.BAD_REQUEST,
   SYNTHESIS_OPTION_INVALID: HttpStatus.BAD_REQUEST,
@@ -40,7 +56,8 @@ export interface DescribedError {
   status: number;
   message: string | string[];
   code?: string;
-  retryAfterSeconds?: number;
+  /** Headers the status calls for: Retry-After (429, 503), WWW-Authenticate (401). */
+  headers: Record<string, string>;
 }
 
 /**
@@ -52,12 +69,10 @@ export function describeError(exception: unknown): DescribedError {
   if (exception instanceof PiperError) {
     const status = STATUS_BY_ERROR_CODE[exception.code] ?? HttpStatus.INTERNAL_SERVER_ERROR;
     const retryAfter = (exception as { retryAfterSeconds?: unknown }).retryAfterSeconds;
-    return {
-      status,
-      message: exception.message,
-      code: exception.code,
-      retryAfterSeconds: typeof retryAfter === 'number' ? retryAfter : undefined,
-    };
+    const headers: Record<string, string> = {};
+    if (typeof retryAfter === 'number') headers['Retry-After'] = String(retryAfter);
+    if (status === HttpStatus.UNAUTHORIZED) headers['WWW-Authenticate'] = 'Bearer';
+    return { status, message: exception.message, code: exception.code, headers };
   }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
@@ -66,7 +81,7 @@ export function describeError(exception: unknown): DescribedError {
       typeof payload === 'object' && payload !== null && 'message' in payload
         ? (payload as { message: string | string[] }).message
         : exception.message;
-    return { status, message };
+    return { status, message, headers: {} };
   }
   // body-parser (http-errors): malformed JSON 400, body too large 413, bad charset 415.
   const httpError = exception as {
@@ -87,7 +102,11 @@ export function describeError(exception: unknown): DescribedError {
         : httpError.type === 'entity.too.large'
           ? 'request body is too large'
           : String(httpError.message);
-    return { status: httpError.status, message };
+    return { status: httpError.status, message, headers: {} };
   }
-  return { status: HttpStatus.INTERNAL_SERVER_ERROR, message: 'internal server error' };
+  return {
+    status: HttpStatus.INTERNAL_SERVER_ERROR,
+    message: 'internal server error',
+    headers: {},
+  };
 }

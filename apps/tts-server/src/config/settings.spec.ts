@@ -52,6 +52,13 @@ describe(Settings.name, () => {
       /OPENAI_PCM_SAMPLE_RATE must be 0 \(the voice's rate\) or one of 8000/,
     );
     expect(validateSettings({ OPENAI_PCM_SAMPLE_RATE: '0' }).OPENAI_PCM_SAMPLE_RATE).toBe(0);
+    expect(() => validateSettings({ API_KEYS: 'long-enough-key,short' })).toThrow(
+      /API_KEYS: each key must be at least 8 characters/,
+    );
+    expect(validateSettings({ API_KEYS: ' a-long-key-1 , a-long-key-2 ' }).API_KEYS).toEqual([
+      'a-long-key-1',
+      'a-long-key-2',
+    ]);
     expect(() => validateSettings({ PORT: '-1', WORKERS: 'many' })).toThrow(
       /PORT="-1".*WORKERS="many"/,
     );

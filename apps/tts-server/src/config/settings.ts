@@ -10,6 +10,7 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
+  MinLength,
   IsObject,
   IsOptional,
   IsString,
@@ -79,6 +80,15 @@ export class Settings {
   @Transform(toList)
   @IsString({ each: true })
   ALLOWED_ORIGINS: string[] = ['*'];
+
+  /**
+   * Comma-separated keys; when any is set, synthesis routes require
+   * `Authorization: Bearer <key>`. Empty: open, as the Python server was.
+   */
+  @Transform(toList)
+  @IsString({ each: true })
+  @MinLength(8, { each: true, message: 'API_KEYS: each key must be at least 8 characters' })
+  API_KEYS: string[] = [];
 
   @Transform(toInteger)
   @IsInt()

@@ -9,6 +9,8 @@ interface ServiceInfo {
   version: string;
   models: string[];
   api: string;
+  /** Whether synthesis routes need `Authorization: Bearer <key>` (API_KEYS is set). */
+  auth_required: boolean;
   settings: { max_text_length: number; max_concurrent_requests: number };
 }
 
@@ -29,6 +31,7 @@ export class InfoController {
         version: '0.1.0',
         models: ['en_US-lessac-medium'],
         api: '/docs',
+        auth_required: false,
         settings: { max_text_length: 500, max_concurrent_requests: 10 },
       },
     },
@@ -39,6 +42,7 @@ export class InfoController {
       version: SERVICE_VERSION,
       models: this.voices.list().map((voice) => voice.name),
       api: '/docs',
+      auth_required: this.settings.API_KEYS.length > 0,
       settings: {
         max_text_length: this.settings.MAX_TEXT_LENGTH,
         max_concurrent_requests: this.settings.MAX_CONCURRENT_REQUESTS,

@@ -5,6 +5,7 @@ import { describeError } from '../common/http-errors';
 
 const TYPE_BY_STATUS: Record<number, string> = {
   400: 'invalid_request_error',
+  401: 'invalid_request_error',
   404: 'invalid_request_error',
   413: 'invalid_request_error',
   429: 'rate_limit_exceeded',
@@ -13,7 +14,7 @@ const TYPE_BY_STATUS: Record<number, string> = {
 /**
  * Errors on the OpenAI-compatible routes in OpenAI's shape,
  * {"error": {"message", "type", "code", "param"}}, so OpenAI clients report them. The
- * status, message and Retry-After come from the server's one error mapping.
+ * status, message and headers come from the server's one error mapping.
  */
 @Catch()
 export class OpenAiExceptionFilter implements ExceptionFilter {
@@ -21,7 +22,7 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
-    const { status, message, code, retryAfterSeconds } = describeError(exception);
+    const { status, message, code, headers } = describeError(exception);
     if (
       !(exception instanceof PiperError) &&
       !(exception instanceof HttpException) &&
@@ -36,8 +37,7 @@ export class OpenAiExceptionFilter implements ExceptionFilter {
       response.end();
       return;
     }
-    if (retryAfterSeconds !== undefined)
-      response.setHeader('Retry-After', String(retryAfterSeconds));
+    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
     response.status(status).json({
       error: {
         message: Array.isArray(message) ? message.join('; ') : message,

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Post, UseFilters, UseInterceptors } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiKeyProtected } from '../common/guards/api-key.guard';
 import { ClientDisconnectSignal } from '../common/client-disconnect-signal.decorator';
 import { TtsRateLimit } from '../common/guards/rate-limit';
 import { CachedAudioResponse } from '../tts/cached-audio-response';
@@ -10,6 +11,8 @@ import { OpenAiService, type OpenAiModel, type OpenAiVoice } from './openai.serv
 
 /** A drop-in for OpenAI's speech API (Open WebUI, Home Assistant, LLM agents). */
 @ApiTags('openai')
+@ApiBearerAuth()
+@ApiKeyProtected()
 @UseFilters(OpenAiExceptionFilter)
 @Controller('v1')
 export class OpenAiController {

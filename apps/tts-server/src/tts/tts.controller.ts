@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, Post, UseInterceptors } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
+  ApiBearerAuth,
   ApiGatewayTimeoutResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -9,7 +10,9 @@ import {
   ApiServiceUnavailableResponse,
   ApiTags,
   ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
+import { ApiKeyProtected } from '../common/guards/api-key.guard';
 import { TtsRateLimit } from '../common/guards/rate-limit';
 import { ClientDisconnectSignal } from '../common/client-disconnect-signal.decorator';
 import { ErrorEnvelopeDto } from '../common/error-envelope.dto';
@@ -20,6 +23,12 @@ import { TtsService } from './tts.service';
 import { XCacheInterceptor } from './x-cache.interceptor';
 
 @ApiTags('tts')
+@ApiBearerAuth()
+@ApiKeyProtected()
+@ApiUnauthorizedResponse({
+  description: 'API_KEYS is set and the request has no valid Bearer key',
+  type: ErrorEnvelopeDto,
+})
 @ApiBadRequestResponse({
   description: 'Invalid body: empty or too long text, wrong types, unknown fields, malformed JSON',
   type: ErrorEnvelopeDto,

@@ -28,7 +28,7 @@ export class DomainExceptionFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<RequestWithId>();
     const response = http.getResponse<Response>();
-    const { status, message, code, retryAfterSeconds } = describeError(exception);
+    const { status, message, code, headers } = describeError(exception);
 
     if (exception instanceof HttpException && isStructuredBody(exception.getResponse())) {
       // A deliberate structured answer, e.g. terminus's readiness report with a 503:
@@ -56,8 +56,7 @@ export class DomainExceptionFilter implements ExceptionFilter {
       response.end();
       return;
     }
-    if (retryAfterSeconds !== undefined)
-      response.setHeader('Retry-After', String(retryAfterSeconds));
+    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
     const body: ErrorEnvelope = {
       statusCode: status,
       error: STATUS_CODES[status] ?? 'Error',
