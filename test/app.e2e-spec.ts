@@ -50,6 +50,7 @@ describe('TTS server API', () => {
         version: expect.any(String),
         models: ['multi-voice', 'test-voice'],
         api: '/docs',
+        auth_required: false,
         settings: { max_text_length: 200, max_concurrent_requests: 10 },
       });
     });

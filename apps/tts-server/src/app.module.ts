@@ -11,6 +11,7 @@ import { SettingsModule } from './config/settings.module';
 import { EngineModule } from './engine/engine.module';
 import { EngineWarmup } from './engine-warmup.service';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
 import { OpenAiModule } from './openai/openai.module';
 import { TtsModule } from './tts/tts.module';
@@ -28,6 +29,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         SettingsModule.forRoot(settingsOverrides),
+        MetricsModule,
         ThrottlerModule.forRootAsync({ inject: [Settings], useFactory: rateLimitOptions }),
         EngineModule,
         ModelsModule,

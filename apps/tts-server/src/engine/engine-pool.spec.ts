@@ -166,6 +166,11 @@ describe(EnginePool.name, () => {
       expect(pool.stats()).toEqual({
         workers: 2,
         readyWorkers: 2,
+        busyWorkers: 0,
+        idleWorkers: 2,
+        replacedWorkers: 0,
+        // Each worker preloaded both voices.
+        loadedVoices: 4,
         activeRequests: 0,
         queuedRequests: 0,
         maxConcurrentRequests: 4,
@@ -336,6 +341,7 @@ describe(EnginePool.name, () => {
       const audio = await pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
       expect(audio.sentenceCount).toBe(4);
       expect(pool.workerPids()).not.toContain(firstPid);
+      expect(pool.stats().replacedWorkers).toBe(1);
       expect(logged.some((line) => line.startsWith('error:') && line.includes('SIGKILL'))).toBe(
         true,
       );

@@ -93,6 +93,8 @@ interface PoolWorker {
   state: 'starting' | 'idle' | 'busy' | 'exited';
   /** Its preloads succeeded. */
   ready: boolean;
+  /** Voices it was asked to load (each worker keeps the voices it has loaded). */
+  readonly voices: Set<string>;
   job: WorkerJob | undefined;
   /** Set when the pool kills it on purpose, so its exit is not reported as a crash. */
   killedFor: 'timeout' | 'shutdown' | undefined;
@@ -224,6 +226,8 @@ export class EnginePool {
   /** Moving average of a request's time on a worker, for Retry-After. */
   private averageJobMs = 1_000;
   private failedStarts = 0;
+  /** Workers started to replace one that died or was killed (metrics). */
+  private replacedWorkers = 0;
   private readonly restartTimers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly options: EnginePoolOptions) {
@@ -278,10 +282,14 @@ export class EnginePool {
   }
 
   stats(): EngineStats {
+    const live = [...this.workers].filter((worker) => worker.state !== 'exited');
     return {
       workers: this.options.workers,
-      readyWorkers: [...this.workers].filter((worker) => worker.ready && worker.state !== 'exited')
-        .length,
+      readyWorkers: live.filter((worker) => worker.ready).length,
+      busyWorkers: live.filter((worker) => worker.state === 'busy').length,
+      idleWorkers: live.filter((worker) => worker.state === 'idle').length,
+      replacedWorkers: this.replacedWorkers,
+      loadedVoices: live.reduce((sum, worker) => sum + worker.voices.size, 0),
       activeRequests: this.limiter.active,
       queuedRequests: this.limiter.queued,
       maxConcurrentRequests: this.limiter.maxConcurrent,
@@ -505,6 +513,10 @@ export class EnginePool {
       (settled, outcome, error) => this.onJobSettled(settled, outcome, error),
     );
     worker.job = job;
+    if (message.type === 'preload')
+      for (const voice of message.voices) worker.voices.add(voice.modelPath);
+    else if (message.type === 'synthesize') worker.voices.add(message.request.modelPath);
+    else worker.voices.add(message.modelPath);
     // A preloading worker stays 'starting': no request may be handed to it yet.
     if (kind !== 'preload') worker.state = 'busy';
     if (worker.child.exitCode !== null || worker.child.signalCode !== null) {
@@ -579,6 +591,7 @@ export class EnginePool {
       pid: child.pid ?? -1,
       state: 'starting',
       ready: false,
+      voices: new Set(),
       job: undefined,
       killedFor: undefined,
       exited: new Promise<void>((resolve) => (markExited = resolve)),
@@ -652,7 +665,9 @@ export class EnginePool {
         : Math.min(500 * 2 ** (this.failedStarts - 1), MAX_RESTART_DELAY_MS);
     const timer = setTimeout(() => {
       this.restartTimers.delete(timer);
-      if (this.state === 'running' || this.state === 'draining') this.spawnWorker();
+      if (this.state !== 'running' && this.state !== 'draining') return;
+      this.replacedWorkers += 1;
+      this.spawnWorker();
     }, delayMs);
     this.restartTimers.add(timer);
   }

@@ -43,6 +43,14 @@ export interface EngineStats {
   workers: number;
   /** Workers that are started and have the preloaded voices loaded. */
   readyWorkers: number;
+  /** Running a job or handed to a request. */
+  busyWorkers: number;
+  /** Started and waiting for work. */
+  idleWorkers: number;
+  /** Workers started to replace one that died or was killed, since the start. */
+  replacedWorkers: number;
+  /** Voice instances held by the workers (a voice loaded in two workers counts twice). */
+  loadedVoices: number;
   activeRequests: number;
   queuedRequests: number;
   maxConcurrentRequests: number;

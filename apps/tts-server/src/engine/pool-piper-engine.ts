@@ -5,7 +5,9 @@
  * had SHUTDOWN_TIMEOUT_MS to finish.
  */
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { basename } from 'node:path';
 import { Settings } from '../config/settings';
+import { Metrics } from '../metrics/metrics.service';
 import { EnginePool, type VoicePaths } from './engine-pool';
 import {
   PiperEngine,
@@ -21,7 +23,10 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
   private readonly logger = new Logger(PoolPiperEngine.name);
   private readonly pool: EnginePool;
 
-  constructor(private readonly settings: Settings) {
+  constructor(
+    private readonly settings: Settings,
+    private readonly metrics: Metrics,
+  ) {
     super();
     this.pool = new EnginePool({
       workers: settings.WORKERS,
@@ -31,6 +36,31 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
       timeoutMs: settings.SYNTH_TIMEOUT_MS,
       logger: this.logger,
     });
+    const stats = (): EngineStats => this.pool.stats();
+    metrics.gauge(
+      'piper_queue_depth',
+      'Requests waiting for a synthesis slot',
+      () => stats().queuedRequests,
+    );
+    metrics.gauge(
+      'piper_active_requests',
+      'Requests holding a synthesis slot',
+      () => stats().activeRequests,
+    );
+    metrics.labelledGauge('piper_workers', 'Synthesis worker processes by state', 'state', () => {
+      const { busyWorkers, idleWorkers, workers } = stats();
+      return { busy: busyWorkers, idle: idleWorkers, configured: workers };
+    });
+    metrics.gauge(
+      'piper_worker_replacements',
+      'Workers started to replace one that died or was killed, since the server started',
+      () => stats().replacedWorkers,
+    );
+    metrics.gauge(
+      'piper_loaded_voices',
+      'Voice instances loaded in the workers (a voice in two workers counts twice)',
+      () => stats().loadedVoices,
+    );
   }
 
   /**
@@ -57,12 +87,32 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
     return this.shutdown();
   }
 
-  synthesize(request: EngineSynthesisRequest, signal?: AbortSignal): AsyncIterable<EngineSentence> {
-    return this.pool.synthesize(request, signal);
+  async *synthesize(
+    request: EngineSynthesisRequest,
+    signal?: AbortSignal,
+  ): AsyncIterable<EngineSentence> {
+    const started = performance.now();
+    let samples = 0;
+    let sampleRate = 0;
+    for await (const sentence of this.pool.synthesize(request, signal)) {
+      samples += sentence.pcm.length;
+      sampleRate = sentence.sampleRate;
+      yield sentence;
+    }
+    if (sampleRate > 0) this.observe(request, started, samples / sampleRate);
   }
 
-  synthesizeAll(request: EngineSynthesisRequest, signal?: AbortSignal): Promise<EngineAudio> {
-    return this.pool.synthesizeAll(request, signal);
+  async synthesizeAll(request: EngineSynthesisRequest, signal?: AbortSignal): Promise<EngineAudio> {
+    const started = performance.now();
+    const audio = await this.pool.synthesizeAll(request, signal);
+    this.observe(request, started, audio.pcm.length / audio.sampleRate);
+    return audio;
+  }
+
+  /** Metrics of a completed synthesis, labelled by voice name (the network's file name). */
+  private observe(request: EngineSynthesisRequest, started: number, audioSeconds: number): void {
+    const voice = basename(request.modelPath, '.onnx');
+    this.metrics.observeSynthesis(voice, (performance.now() - started) / 1000, audioSeconds);
   }
 
   phonemize(modelPath: string, configPath: string, text: string): Promise<PhonemizedSentence[]> {

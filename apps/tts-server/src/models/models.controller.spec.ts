@@ -73,6 +73,10 @@ class InProcessEngine extends PiperEngine {
     return {
       workers: 0,
       readyWorkers: 0,
+      busyWorkers: 0,
+      idleWorkers: 0,
+      replacedWorkers: 0,
+      loadedVoices: this.voices.size,
       activeRequests: 0,
       queuedRequests: 0,
       maxConcurrentRequests: 1,
