@@ -11,6 +11,7 @@ import { SettingsModule } from './config/settings.module';
 import { EngineModule } from './engine/engine.module';
 import { EngineWarmup } from './engine-warmup.service';
 import { HealthModule } from './health/health.module';
+import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
 import { OpenAiModule } from './openai/openai.module';
@@ -29,6 +30,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         SettingsModule.forRoot(settingsOverrides),
+        LoggingModule,
         MetricsModule,
         ThrottlerModule.forRootAsync({ inject: [Settings], useFactory: rateLimitOptions }),
         EngineModule,

@@ -1,6 +1,7 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
+import { Logger } from 'nestjs-pino';
 import { requestIdMiddleware } from './common/request-id';
 import { SERVICE_VERSION } from './common/package-version';
 import { Settings } from './config/settings';
@@ -12,9 +13,8 @@ import { Settings } from './config/settings';
  */
 export function configureApp(app: NestExpressApplication): Settings {
   const settings = app.get(Settings);
-  const levels = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
-  const maxLevel = settings.DEBUG ? 'debug' : settings.LOG_LEVEL;
-  app.useLogger(levels.slice(0, levels.indexOf(maxLevel) + 1));
+  // JSON lines through pino (LoggingModule), with the request id on each.
+  app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.useBodyParser('json', { limit: settings.MAX_BODY_BYTES });
