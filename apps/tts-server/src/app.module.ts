@@ -16,6 +16,7 @@ import { MetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
 import { OpenAiModule } from './openai/openai.module';
 import { TtsModule } from './tts/tts.module';
+import { WebModule } from './web/web.module';
 
 /**
  * The TTS server: feature modules wired by dependency injection, and the cross-cutting
@@ -38,6 +39,7 @@ export class AppModule {
         TtsModule,
         OpenAiModule,
         HealthModule,
+        WebModule,
       ],
       providers: [
         EngineWarmup,
