@@ -15,6 +15,8 @@ import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
 import { OpenAiModule } from './openai/openai.module';
+import { RedisConnection } from './redis/redis-connection';
+import { RedisModule } from './redis/redis.module';
 import { TtsModule } from './tts/tts.module';
 import { WebModule } from './web/web.module';
 
@@ -33,7 +35,11 @@ export class AppModule {
         SettingsModule.forRoot(settingsOverrides),
         LoggingModule,
         MetricsModule,
-        ThrottlerModule.forRootAsync({ inject: [Settings], useFactory: rateLimitOptions }),
+        RedisModule,
+        ThrottlerModule.forRootAsync({
+          inject: [Settings, RedisConnection],
+          useFactory: rateLimitOptions,
+        }),
         EngineModule,
         ModelsModule,
         TtsModule,

@@ -106,6 +106,28 @@ export class Settings {
   @Min(1)
   TTS_RATE_LIMIT_REQUESTS = 10;
 
+  /**
+   * With REDIS_URL, the audio cache and the rate limits live in Redis, shared by every
+   * replica; without it, in this process's memory.
+   */
+  @IsOptional()
+  @Matches(/^rediss?:\/\/\S+$/, {
+    message: 'REDIS_URL must be a redis:// or rediss:// URL, e.g. redis://localhost:6379',
+  })
+  REDIS_URL?: string;
+
+  /** Longest a request waits on Redis before going on without it. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(10)
+  @Max(10_000)
+  REDIS_TIMEOUT_MS = 250;
+
+  /** Redis unreachable: let requests through unlimited (true) or refuse them with 503 (false). */
+  @Transform(toBoolean)
+  @IsBoolean()
+  RATE_LIMIT_FAIL_OPEN = true;
+
   @Transform(toInteger)
   @IsInt()
   @Min(1)
@@ -206,7 +228,7 @@ export class Settings {
 }
 
 /** Names of the variables this server reads (unknown variables are ignored). */
-const SETTING_NAMES = new Set(Object.keys(new Settings()).concat('DEFAULT_MODEL'));
+const SETTING_NAMES = new Set(Object.keys(new Settings()).concat('DEFAULT_MODEL', 'REDIS_URL'));
 
 /**
  * Builds validated settings from an environment. Throws one Error listing every bad

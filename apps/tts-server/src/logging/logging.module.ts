@@ -42,12 +42,10 @@ const QUIET_PATHS = new Set(['/health/live', '/health/ready', '/metrics']);
           autoLogging: {
             ignore: (request: IncomingMessage) => QUIET_PATHS.has(request.url ?? ''),
           },
-          customLogLevel: (_request: IncomingMessage, response: ServerResponse, error?: Error) =>
-            error || response.statusCode >= 500
-              ? 'error'
-              : response.statusCode >= 400
-                ? 'warn'
-                : 'info',
+          // A client's mistake (4xx) is routine; a 5xx is worth a look, and its cause
+          // was already logged at error level by the exception filter if it was a bug.
+          customLogLevel: (_request: IncomingMessage, response: ServerResponse) =>
+            response.statusCode >= 500 ? 'warn' : 'info',
           // A 5xx is already logged with its cause by the exception filter; the
           // completion line stays one shape, without pino-http's synthetic stack.
           customErrorMessage: () => 'request completed',

@@ -1,0 +1,96 @@
+/**
+ * Two server instances sharing one real Redis (npm run test:redis): one cache, one
+ * rate limit per client, and both going on without Redis when it dies, then sharing
+ * again when it returns, without a restart.
+ */
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import request from 'supertest';
+import { freePort, listenOnLoopback, waitFor } from './support/processes';
+import { HAS_REDIS_SERVER, REDIS_SERVER_MISSING, RedisServer } from './support/redis-server';
+import { makeModelDir, removeDir, startServer } from './support/test-server';
+
+const describeRedis = HAS_REDIS_SERVER ? describe : describe.skip;
+if (!HAS_REDIS_SERVER) console.warn(REDIS_SERVER_MISSING);
+
+/** The value of one sample line of GET /metrics, 0 when absent. */
+async function metric(url: string, series: string): Promise<number> {
+  const text = (await request(url).get('/metrics')).text;
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+describeRedis('shared state in Redis', () => {
+  let modelDir: string;
+  let redis: RedisServer;
+  const apps: NestExpressApplication[] = [];
+
+  async function replica(settings: Record<string, string> = {}): Promise<string> {
+    const app = await startServer({
+      MODEL_DIR: modelDir,
+      DEFAULT_MODEL: 'test-voice',
+      REDIS_URL: redis.url,
+      REDIS_TIMEOUT_MS: '200',
+      RATE_LIMIT_REQUESTS: '1000',
+      TTS_RATE_LIMIT_REQUESTS: '1000',
+      ...settings,
+    });
+    apps.push(app);
+    return listenOnLoopback(app);
+  }
+
+  beforeAll(async () => {
+    modelDir = await makeModelDir();
+    redis = await RedisServer.start();
+  });
+
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await redis.kill();
+    await removeDir(modelDir);
+  });
+
+  it('counts one rate limit per client across replicas', async () => {
+    const settings = { RATE_LIMIT_REQUESTS: '3', RATE_LIMIT_WINDOW: '60' };
+    const [a, b] = [await replica(settings), await replica(settings)];
+    const voices = (url: string) => request(url).get('/voices');
+    expect((await voices(a)).status).toBe(200);
+    expect((await voices(b)).status).toBe(200);
+    expect((await voices(a)).status).toBe(200);
+    const refused = await voices(b);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('starts and serves when Redis is not there at all', async () => {
+    const nobodyListens = await freePort();
+    const url = await replica({ REDIS_URL: `redis://127.0.0.1:${nobodyListens}` });
+    await request(url).get('/health/ready').expect(200);
+    await request(url).post('/phonemize').send({ text: 'No Redis.' }).expect(200);
+    expect(await metric(url, 'piper_redis_errors_total{operation="rate_limit"}')).toBeGreaterThan(
+      0,
+    );
+  });
+
+  it('goes on without Redis when it dies, counts the errors, and shares again when it returns', async () => {
+    const failClosed = await replica({ RATE_LIMIT_FAIL_OPEN: 'false' });
+    const failOpen = await replica();
+    await redis.kill();
+
+    // Fail open (default): served, uncounted; fail closed: 503 with Retry-After.
+    const served = await request(failOpen).post('/phonemize').send({ text: 'Still here.' });
+    expect(served.status).toBe(200);
+    const refused = await request(failClosed).post('/phonemize').send({ text: 'Still here.' });
+    expect(refused.status).toBe(503);
+    expect(refused.body.code).toBe('RATE_LIMITER_UNAVAILABLE');
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(
+      await metric(failOpen, 'piper_redis_errors_total{operation="rate_limit"}'),
+    ).toBeGreaterThan(0);
+
+    await redis.start();
+    await waitFor('fail-closed replica to count in Redis again', async () => {
+      const res = await request(failClosed).post('/phonemize').send({ text: 'Back.' });
+      return res.status === 200;
+    });
+  });
+});
