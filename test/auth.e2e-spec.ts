@@ -95,3 +95,58 @@ describe('API keys', () => {
     expect(info.body.auth_required).toBe(true);
   });
 });
+
+describe('Rate limits per client: per API key, else per address', () => {
+  let modelDir: string;
+  const apps: NestExpressApplication[] = [];
+
+  async function server(settings: Record<string, string>): Promise<string> {
+    const app = await startServer({
+      MODEL_DIR: modelDir,
+      DEFAULT_MODEL: 'test-voice',
+      RATE_LIMIT_REQUESTS: '2',
+      TTS_RATE_LIMIT_REQUESTS: '1000',
+      ...settings,
+    });
+    apps.push(app);
+    return listenOnLoopback(app);
+  }
+
+  beforeAll(async () => {
+    modelDir = await makeModelDir();
+  });
+
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await removeDir(modelDir);
+  });
+
+  it('gives each valid key its own budget; made-up keys share the address’s', async () => {
+    const url = await server({ API_KEYS: `${KEY},${OTHER_KEY}` });
+    const voices = (key?: string) =>
+      request(url)
+        .get('/voices')
+        .set(key ? { Authorization: `Bearer ${key}` } : {});
+    expect((await voices(KEY)).status).toBe(200);
+    expect((await voices(KEY)).status).toBe(200);
+    expect((await voices(KEY)).status).toBe(429);
+    expect((await voices(OTHER_KEY)).status).toBe(200);
+    expect((await voices('made-up-key-1')).status).toBe(200);
+    expect((await voices('made-up-key-2')).status).toBe(200);
+    expect((await voices('made-up-key-3')).status).toBe(429);
+  });
+
+  it('believes X-Forwarded-For only when TRUST_PROXY says so', async () => {
+    const from = (url: string, address: string) =>
+      request(url).get('/voices').set('X-Forwarded-For', address);
+    const trusting = await server({ TRUST_PROXY: 'true' });
+    for (const address of ['203.0.113.1', '203.0.113.2', '203.0.113.3']) {
+      expect((await from(trusting, address)).status).toBe(200);
+      expect((await from(trusting, address)).status).toBe(200);
+    }
+    const direct = await server({});
+    expect((await from(direct, '203.0.113.1')).status).toBe(200);
+    expect((await from(direct, '203.0.113.2')).status).toBe(200);
+    expect((await from(direct, '203.0.113.3')).status).toBe(429);
+  });
+});

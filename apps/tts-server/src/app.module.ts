@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
-import { ApiKeyGuard } from './common/guards/api-key.guard';
+import { ApiKeyGuard, ApiKeys } from './common/guards/api-key.guard';
 import { RateLimitGuard } from './common/guards/rate-limit.guard';
 import { ValidationPipe } from '@nestjs/common';
 import { DomainExceptionFilter } from './common/filters/domain-exception.filter';
@@ -49,6 +49,7 @@ export class AppModule {
       ],
       providers: [
         EngineWarmup,
+        ApiKeys,
         {
           provide: APP_PIPE,
           useValue: new ValidationPipe({

@@ -16,7 +16,8 @@ export function configureApp(app: NestExpressApplication): Settings {
   // JSON lines through pino (LoggingModule), with the request id on each.
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // Which hops' X-Forwarded-For to believe for the client's address (rate limits).
+  app.set('trust proxy', settings.trustProxy);
   app.useBodyParser('json', { limit: settings.MAX_BODY_BYTES });
   app.use(requestIdMiddleware);
   app.use(

@@ -39,6 +39,16 @@ describe(Settings.name, () => {
     expect(settings.DEFAULT_MODEL).toBe('en_US-lessac-medium');
   });
 
+  it('reads TRUST_PROXY as Express takes it', () => {
+    expect(validateSettings({}).trustProxy).toBe(false);
+    expect(validateSettings({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(validateSettings({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(validateSettings({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toBe(
+      'loopback, 10.0.0.0/8',
+    );
+    expect(() => validateSettings({ TRUST_PROXY: 'yes; rm -rf' })).toThrow(/TRUST_PROXY must be/);
+  });
+
   it('stops the boot with a message naming each bad variable', () => {
     expect(() => validateSettings({ PORT: 'eighty' })).toThrow(/PORT="eighty"/);
     expect(() => validateSettings({ MAX_TEXT_LENGTH: '0' })).toThrow(

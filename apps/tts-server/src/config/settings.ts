@@ -123,6 +123,17 @@ export class Settings {
   @Max(10_000)
   REDIS_TIMEOUT_MS = 250;
 
+  /**
+   * Whether to take the client's address from X-Forwarded-For (behind a load balancer):
+   * false (default), true (the left-most address), a number of proxy hops, or
+   * addresses/subnets of trusted proxies ("loopback, 10.0.0.0/8"), as Express reads it.
+   */
+  @IsString()
+  @Matches(/^(true|false|\d{1,2}|[\w.:/, -]+)$/, {
+    message: 'TRUST_PROXY must be true, false, a hop count or a list of proxy addresses',
+  })
+  TRUST_PROXY = 'false';
+
   /** Redis unreachable: let requests through unlimited (true) or refuse them with 503 (false). */
   @Transform(toBoolean)
   @IsBoolean()
@@ -215,6 +226,14 @@ export class Settings {
 
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
+
+  /** TRUST_PROXY as Express's 'trust proxy' setting takes it. */
+  get trustProxy(): boolean | number | string {
+    if (this.TRUST_PROXY === 'true' || this.TRUST_PROXY === 'false') {
+      return this.TRUST_PROXY === 'true';
+    }
+    return /^\d+$/.test(this.TRUST_PROXY) ? Number(this.TRUST_PROXY) : this.TRUST_PROXY;
+  }
 
   /** MODEL_DIR resolved against the working directory. */
   get modelDir(): string {

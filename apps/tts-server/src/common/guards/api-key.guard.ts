@@ -12,37 +12,60 @@ export const ApiKeyProtected = (): MethodDecorator & ClassDecorator =>
   SetMetadata(API_KEY_PROTECTED, true);
 
 /**
- * With API_KEYS set, protected routes require `Authorization: Bearer <key>`, which is
- * what OpenAI clients send. Health, info, voices, docs and metrics stay open for
- * probes and browsers. Keys are compared as SHA-256 digests in constant time, so
+ * The configured API keys, kept as SHA-256 digests and compared in constant time, so
  * neither the length nor the content of a key leaks through timing.
  */
 @Injectable()
-export class ApiKeyGuard implements CanActivate {
-  private readonly keyDigests: Buffer[];
+export class ApiKeys {
+  private readonly digests: Buffer[];
 
-  constructor(
-    settings: Settings,
-    private readonly reflector: Reflector,
-  ) {
-    this.keyDigests = settings.API_KEYS.map(digest);
+  constructor(settings: Settings) {
+    this.digests = settings.API_KEYS.map(digest);
   }
 
+  get required(): boolean {
+    return this.digests.length > 0;
+  }
+
+  /** The Bearer token of an Authorization header, if it has one. */
+  static bearerToken(authorization: string | undefined): string | undefined {
+    return /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+  }
+
+  /** A stable, non-secret id (hex digest) for a valid key; undefined for anything else. */
+  identify(key: string | undefined): string | undefined {
+    if (key === undefined || !this.required) return undefined;
+    const offered = digest(key);
+    // Every key is compared, so the time taken does not say which one came close.
+    let valid = false;
+    for (const known of this.digests) valid = timingSafeEqual(offered, known) || valid;
+    return valid ? offered.toString('hex') : undefined;
+  }
+}
+
+/**
+ * With API_KEYS set, protected routes require `Authorization: Bearer <key>`, which is
+ * what OpenAI clients send. Health, info, voices, docs and metrics stay open for
+ * probes and browsers.
+ */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  constructor(
+    private readonly keys: ApiKeys,
+    private readonly reflector: Reflector,
+  ) {}
+
   canActivate(context: ExecutionContext): boolean {
-    if (this.keyDigests.length === 0) return true;
+    if (!this.keys.required) return true;
     const isProtected = this.reflector.getAllAndOverride<boolean | undefined>(API_KEY_PROTECTED, [
       context.getHandler(),
       context.getClass(),
     ]);
     if (!isProtected) return true;
-    const header = context.switchToHttp().getRequest<Request>().headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw new ApiKeyError(true);
-    const offered = digest(match[1]);
-    // Every key is compared, so the time taken does not say which one came close.
-    let valid = false;
-    for (const key of this.keyDigests) valid = timingSafeEqual(offered, key) || valid;
-    if (!valid) throw new ApiKeyError(false);
+    const header = context.switchToHttp().getRequest<Request>().headers.authorization;
+    const key = ApiKeys.bearerToken(header);
+    if (key === undefined) throw new ApiKeyError(true);
+    if (this.keys.identify(key) === undefined) throw new ApiKeyError(false);
     return true;
   }
 }
