@@ -2,8 +2,11 @@ import { CacheModule } from '@nestjs/cache-manager';
 import { Module } from '@nestjs/common';
 import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
+import { realpath } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Settings } from '../config/settings';
-import { AudioCache, type CachedAudio } from './audio-cache.service';
+import { AudioCache, DISK_AUDIO_STORE, type CachedAudio } from './audio-cache.service';
+import { DiskAudioStore } from './disk-audio-store';
 
 /** What Keyv hands its store when serialization is off: the value and its expiry. */
 interface KeyvEntry {
@@ -44,6 +47,48 @@ class LruStore {
 const ENTRY_OVERHEAD_BYTES = 256;
 
 /**
+ * The disk tier when CACHE_DIR is set (and caching is on): the index is rebuilt from
+ * the directory before the server answers. A CACHE_DIR that is, or is inside, MODEL_DIR
+ * (also through symbolic links) stops the boot: voices stay read-only.
+ */
+async function openDiskStore(settings: Settings): Promise<DiskAudioStore | null> {
+  const dir = settings.cacheDir;
+  if (!dir || !settings.ENABLE_CACHING || settings.CACHE_DISK_MAX_BYTES === 0) return null;
+  const [realDir, realModelDir] = await Promise.all([
+    realpathOr(dir),
+    realpathOr(settings.modelDir),
+  ]);
+  if (isInside(realDir, realModelDir)) {
+    throw new Error(
+      `CACHE_DIR=${dir} is inside MODEL_DIR=${settings.modelDir}; the cache never writes into the voices' directory, choose another CACHE_DIR`,
+    );
+  }
+  return DiskAudioStore.open({
+    dir,
+    maxBytes: settings.CACHE_DISK_MAX_BYTES,
+    ttlMs: settings.CACHE_TTL * 1000,
+  });
+}
+
+/** The real path of `path`, or of its nearest existing ancestor with the rest appended. */
+async function realpathOr(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch {
+    const parent = resolve(path, '..');
+    return parent === path ? path : join(await realpathOr(parent), basename(path));
+  }
+}
+
+/** Whether `path` is `dir` or below it. */
+export function isInside(path: string, dir: string): boolean {
+  const fromDir = relative(dir, path);
+  return (
+    fromDir === '' || (fromDir !== '..' && !fromDir.startsWith(`..${sep}`) && !isAbsolute(fromDir))
+  );
+}
+
+/**
  * cache-manager over a Keyv store backed by lru-cache bounded in bytes
  * (CACHE_MAX_BYTES): the least recently used audio is evicted first, so the cache can
  * never exhaust memory, and an entry larger than the whole bound is simply not kept.
@@ -69,7 +114,10 @@ const ENTRY_OVERHEAD_BYTES = 256;
       },
     }),
   ],
-  providers: [AudioCache],
+  providers: [
+    AudioCache,
+    { provide: DISK_AUDIO_STORE, inject: [Settings], useFactory: openDiskStore },
+  ],
   exports: [AudioCache],
 })
 export class AudioCacheModule {}

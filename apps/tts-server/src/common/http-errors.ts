@@ -31,12 +31,22 @@ export class ApiKeyError extends PiperError {
   }
 }
 
+/** A Range request none of whose ranges lies within the audio (416). */
+export class RangeNotSatisfiableError extends PiperError {
+  readonly code = 'RANGE_NOT_SATISFIABLE';
+
+  constructor(readonly completeLength: number) {
+    super(`the requested range is not satisfiable: the audio is ${completeLength} bytes long`);
+  }
+}
+
 /** HTTP status for each domain error code; unknown codes are server errors. */
 export const STATUS_BY_ERROR_CODE: Readonly<Record<string, HttpStatus>> = {
   API_KEY_MISSING: HttpStatus.UNAUTHORIZED,
   API_KEY_INVALID: HttpStatus.UNAUTHORIZED,
   TEXT_EMPTY: HttpStatus.BAD_REQUEST,
   TEXT_TOO_LONG: HttpStatus.BAD_REQUEST,
+  RANGE_NOT_SATISFIABLE: HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
   SYNTHESIS_OPTION_INVALID: HttpStatus.BAD_REQUEST,
   SPEAKER_NOT_FOUND: HttpStatus.NOT_FOUND,
   VOICE_NOT_FOUND: HttpStatus.NOT_FOUND,
@@ -57,7 +67,10 @@ export interface DescribedError {
   status: number;
   message: string | string[];
   code?: string;
-  /** Headers the status calls for: Retry-After (429, 503), WWW-Authenticate (401). */
+  /**
+   * Headers the status calls for: Retry-After (429, 503), WWW-Authenticate (401),
+   * Content-Range (416).
+   */
   headers: Record<string, string>;
 }
 
@@ -73,6 +86,9 @@ export function describeError(exception: unknown): DescribedError {
     const headers: Record<string, string> = {};
     if (typeof retryAfter === 'number') headers['Retry-After'] = String(retryAfter);
     if (status === HttpStatus.UNAUTHORIZED) headers['WWW-Authenticate'] = 'Bearer';
+    if (exception instanceof RangeNotSatisfiableError) {
+      headers['Content-Range'] = `bytes */${exception.completeLength}`;
+    }
     return { status, message: exception.message, code: exception.code, headers };
   }
   if (exception instanceof HttpException) {

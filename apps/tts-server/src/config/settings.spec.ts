@@ -73,4 +73,22 @@ describe(Settings.name, () => {
       /PORT="-1".*WORKERS="many"/,
     );
   });
+
+  it('reads the disk cache tier: CACHE_DIR (unset or empty: off) and CACHE_DISK_MAX_BYTES', () => {
+    expect(validateSettings({}).cacheDir).toBeUndefined();
+    expect(validateSettings({ CACHE_DIR: ' ' }).cacheDir).toBeUndefined();
+    expect(validateSettings({}).CACHE_DISK_MAX_BYTES).toBe(1024 * 1024 * 1024);
+    const settings = validateSettings({
+      CACHE_DIR: '/var/cache/piper',
+      CACHE_DISK_MAX_BYTES: '5000',
+    });
+    expect(settings.cacheDir).toBe('/var/cache/piper');
+    expect(settings.CACHE_DISK_MAX_BYTES).toBe(5000);
+    expect(() => validateSettings({ CACHE_DISK_MAX_BYTES: 'lots' })).toThrow(
+      /CACHE_DISK_MAX_BYTES="lots": .*CACHE_DISK_MAX_BYTES must be a whole number of bytes/,
+    );
+    expect(() => validateSettings({ CACHE_DISK_MAX_BYTES: '-1' })).toThrow(
+      /CACHE_DISK_MAX_BYTES must be 0 \(no disk tier\) or more/,
+    );
+  });
 });

@@ -19,6 +19,7 @@ import {
   Min,
   validateSync,
 } from 'class-validator';
+import { DEFAULT_VOICES_BASE_URL } from '@app/voice-catalogue';
 
 const toBoolean = ({ value }: { value: unknown }): unknown => {
   if (typeof value !== 'string') return value;
@@ -57,6 +58,18 @@ export class Settings {
 
   @IsString()
   MODEL_DIR = './models';
+
+  /**
+   * Root of Piper's voice catalogue: `<VOICES_BASE_URL>/voices.json` and every path it
+   * lists (contract §1); default the public piper-voices repository at a pinned revision.
+   */
+  @Matches(/^https?:\/\/\S+$/, { message: 'VOICES_BASE_URL must be an http:// or https:// URL' })
+  VOICES_BASE_URL = DEFAULT_VOICES_BASE_URL;
+
+  /** At start, download DEFAULT_MODEL from the catalogue when it is not installed. */
+  @Transform(toBoolean)
+  @IsBoolean()
+  AUTO_DOWNLOAD = true;
 
   @Transform(toInteger)
   @IsInt()
@@ -183,6 +196,20 @@ export class Settings {
   @Min(0)
   CACHE_MAX_BYTES = 256 * 1024 * 1024;
 
+  /** Directory of the disk cache tier (outside MODEL_DIR); unset or empty: no disk tier. */
+  @Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' && value.trim() === '' ? undefined : value,
+  )
+  @IsOptional()
+  @IsString({ message: 'CACHE_DIR must be a directory path' })
+  CACHE_DIR?: string;
+
+  /** Bound of the disk cache tier in bytes; 0 turns the disk tier off. */
+  @Transform(toInteger)
+  @IsInt({ message: 'CACHE_DISK_MAX_BYTES must be a whole number of bytes' })
+  @Min(0, { message: 'CACHE_DISK_MAX_BYTES must be 0 (no disk tier) or more' })
+  CACHE_DISK_MAX_BYTES = 1024 * 1024 * 1024;
+
   /**
    * Sample rate of the OpenAI API's `pcm` format. OpenAI sends 24 kHz and its clients
    * play the bytes at that rate, so voices at other rates are resampled; 0 sends the
@@ -240,6 +267,11 @@ export class Settings {
     return resolve(this.MODEL_DIR);
   }
 
+  /** CACHE_DIR resolved against the working directory; undefined: no disk tier. */
+  get cacheDir(): string | undefined {
+    return this.CACHE_DIR === undefined ? undefined : resolve(this.CACHE_DIR);
+  }
+
   /** Intra-op threads each worker gives onnxruntime. */
   get workerThreads(): number {
     return this.WORKER_THREADS || Math.max(1, Math.floor(availableParallelism() / this.WORKERS));
@@ -247,7 +279,9 @@ export class Settings {
 }
 
 /** Names of the variables this server reads (unknown variables are ignored). */
-const SETTING_NAMES = new Set(Object.keys(new Settings()).concat('DEFAULT_MODEL', 'REDIS_URL'));
+const SETTING_NAMES = new Set(
+  Object.keys(new Settings()).concat('DEFAULT_MODEL', 'CACHE_DIR', 'REDIS_URL'),
+);
 
 /**
  * Builds validated settings from an environment. Throws one Error listing every bad

@@ -1,13 +1,28 @@
 import { StreamableFile } from '@nestjs/common';
-import type { CacheStatus } from '../cache/audio-cache.service';
+import type { CacheStatus, CacheTier } from '../cache/audio-cache.service';
+
+/** A complete audio body and its content hash (SHA-256, hex): what ETag and Range need. */
+export interface WholeAudio {
+  body: Buffer;
+  contentHash: string;
+}
 
 /**
- * What TtsService returns: the audio file and whether it came from the cache. The
- * X-Cache interceptor turns the status into a header and hands Nest the file.
+ * What TtsService returns: the audio file, whether it came from the cache and from
+ * which tier, and, when the audio is complete rather than streamed as it is
+ * synthesized, the whole body. The X-Cache interceptor turns the status into headers;
+ * the conditional-audio interceptor answers ETag and Range requests from the body.
  */
 export class CachedAudioResponse {
   constructor(
     readonly file: StreamableFile,
     readonly cache: CacheStatus,
+    readonly tier?: CacheTier,
+    readonly whole?: WholeAudio,
   ) {}
+
+  /** The same response with another file (e.g. a byte range of this one). */
+  withFile(file: StreamableFile): CachedAudioResponse {
+    return new CachedAudioResponse(file, this.cache, this.tier, this.whole);
+  }
 }

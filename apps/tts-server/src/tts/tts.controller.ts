@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Post, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Query, UseInterceptors } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -7,6 +7,7 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiProduces,
+  ApiResponse,
   ApiServiceUnavailableResponse,
   ApiTags,
   ApiTooManyRequestsResponse,
@@ -17,7 +18,9 @@ import { TtsRateLimit } from '../common/guards/rate-limit';
 import { ClientDisconnectSignal } from '../common/client-disconnect-signal.decorator';
 import { ErrorEnvelopeDto } from '../common/error-envelope.dto';
 import { CachedAudioResponse } from './cached-audio-response';
+import { ConditionalAudioInterceptor } from './conditional-audio.interceptor';
 import { PhonemizeResponseDto } from './dto/phonemize-response.dto';
+import { SynthesizeQueryDto } from './dto/synthesize-query.dto';
 import { PhonemizeDto, SynthesizeDto } from './dto/synthesize.dto';
 import { TtsService } from './tts.service';
 import { XCacheInterceptor } from './x-cache.interceptor';
@@ -48,7 +51,7 @@ export class TtsController {
   @Post('tts')
   @HttpCode(200)
   @TtsRateLimit()
-  @UseInterceptors(XCacheInterceptor)
+  @UseInterceptors(XCacheInterceptor, ConditionalAudioInterceptor)
   @ApiOperation({
     summary: 'Synthesize text to WAV, raw PCM, MP3, Opus, FLAC or AAC, whole or streamed',
   })
@@ -70,6 +73,46 @@ export class TtsController {
     @ClientDisconnectSignal() clientGone: AbortSignal,
   ): Promise<CachedAudioResponse> {
     return this.tts.synthesize(dto, clientGone);
+  }
+
+  @Get('tts')
+  @TtsRateLimit()
+  @UseInterceptors(XCacheInterceptor, ConditionalAudioInterceptor)
+  @ApiOperation({
+    summary: 'Synthesize text from query parameters: a link an <audio> element can play and seek',
+    description:
+      'The parameters of POST /tts (except stream) as a query, with the same validation and limits; always the whole file, inline. Strong ETag (If-None-Match → 304) and byte ranges (Range → 206, Accept-Ranges: bytes).',
+  })
+  @ApiProduces('audio/wav', 'audio/pcm', 'audio/mpeg', 'audio/ogg', 'audio/flac', 'audio/aac')
+  @ApiOkResponse({
+    description:
+      'The whole audio; headers ETag, Accept-Ranges, X-Cache: HIT|MISS, X-Cache-Tier: memory|disk on a hit',
+    schema: { type: 'string', format: 'binary' },
+  })
+  @ApiResponse({
+    status: 206,
+    description: 'The byte range asked for with Range (Content-Range says which)',
+    schema: { type: 'string', format: 'binary' },
+  })
+  @ApiResponse({ status: 304, description: 'If-None-Match named the current ETag' })
+  @ApiResponse({
+    status: 416,
+    description: 'The Range lies outside the audio (Content-Range: bytes */length)',
+    type: ErrorEnvelopeDto,
+  })
+  @ApiServiceUnavailableResponse({
+    description: 'All synthesis slots and queue places taken (Retry-After)',
+    type: ErrorEnvelopeDto,
+  })
+  @ApiGatewayTimeoutResponse({
+    description: 'Synthesis took longer than SYNTH_TIMEOUT_MS',
+    type: ErrorEnvelopeDto,
+  })
+  synthesizeFromQuery(
+    @Query() query: SynthesizeQueryDto,
+    @ClientDisconnectSignal() clientGone: AbortSignal,
+  ): Promise<CachedAudioResponse> {
+    return this.tts.synthesize(query, clientGone, 'inline');
   }
 
   @Post('phonemize')

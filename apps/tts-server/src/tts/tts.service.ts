@@ -10,7 +10,13 @@ import {
   type AudioFormat,
 } from '@app/audio-formats';
 import { SpeakerNotFoundError, wavHeader } from '@app/piper';
-import { AudioCache, type CachedAudio, type CacheStatus } from '../cache/audio-cache.service';
+import {
+  AudioCache,
+  type CachedAudio,
+  type CacheStatus,
+  type CacheTier,
+  type HashedAudio,
+} from '../cache/audio-cache.service';
 import { TextTooLongError } from '../common/http-errors';
 import { Settings } from '../config/settings';
 import {
@@ -41,6 +47,8 @@ export interface RenderJob {
   /** Resample wav or pcm to this rate; unset: the voice's own rate. */
   outputSampleRate?: number;
   stream: boolean;
+  /** `inline` lets a browser play a link; default `attachment` (a download). */
+  disposition?: 'attachment' | 'inline';
 }
 
 /** Streaming: a first sentence longer than this (about 2 s of speech) is spoken clause by clause. */
@@ -67,7 +75,11 @@ export class TtsService {
    * POST /tts: the audio as one file, or (stream) sentence by sentence as it is
    * synthesized; from the cache when the same request was answered before.
    */
-  async synthesize(dto: SynthesizeDto, clientGone?: AbortSignal): Promise<CachedAudioResponse> {
+  async synthesize(
+    dto: SynthesizeDto,
+    clientGone?: AbortSignal,
+    disposition?: RenderJob['disposition'],
+  ): Promise<CachedAudioResponse> {
     const voice = this.voice(dto.model);
     return this.render(
       {
@@ -81,6 +93,7 @@ export class TtsService {
         volume: dto.volume,
         format: dto.format ?? 'wav',
         stream: dto.stream === true,
+        disposition,
       },
       clientGone,
     );
@@ -116,10 +129,11 @@ export class TtsService {
     const request = { modelPath: voice.modelPath, configPath: voice.configPath, text, options };
     // Both names come from the registry and the voice config, never from the request.
     const filename = `tts_${voice.name}_${speakerId}.${fileExtensionOf(format)}`;
+    const disposition = `${job.disposition ?? 'attachment'}; filename=${filename}`;
 
     if (streamed) {
       const cached = await this.cache.get(key);
-      if (cached) return this.fileResponse(cached.body, cached.contentType, filename, 'HIT');
+      if (cached) return this.fileResponse(cached.audio, disposition, 'HIT', cached.tier);
       const { body, contentType } = await this.streamBody(
         request,
         format,
@@ -128,14 +142,11 @@ export class TtsService {
         key,
         clientGone,
       );
-      const file = new StreamableFile(body, {
-        type: contentType,
-        disposition: `attachment; filename=${filename}`,
-      });
+      const file = new StreamableFile(body, { type: contentType, disposition });
       return new CachedAudioResponse(file, 'MISS');
     }
 
-    const { audio, cache } = await this.cache.getOrProduce(key, async (): Promise<CachedAudio> => {
+    const lookup = await this.cache.getOrProduce(key, async (): Promise<CachedAudio> => {
       // No client signal here: other identical requests may be waiting on this synthesis.
       const result = await this.engine.synthesizeAll(request);
       return {
@@ -145,21 +156,21 @@ export class TtsService {
         durationSeconds: result.pcm.length / result.sampleRate,
       };
     });
-    return this.fileResponse(audio.body, audio.contentType, filename, cache);
+    return this.fileResponse(lookup.audio, disposition, lookup.cache, lookup.tier);
   }
 
   private fileResponse(
-    body: Buffer,
-    type: string,
-    filename: string,
+    audio: HashedAudio,
+    disposition: string,
     cache: CacheStatus,
+    tier?: CacheTier,
   ): CachedAudioResponse {
-    const file = new StreamableFile(body, {
-      type,
-      length: body.length,
-      disposition: `attachment; filename=${filename}`,
+    const file = new StreamableFile(audio.body, {
+      type: audio.contentType,
+      length: audio.body.length,
+      disposition,
     });
-    return new CachedAudioResponse(file, cache);
+    return new CachedAudioResponse(file, cache, tier, audio);
   }
 
   /**
