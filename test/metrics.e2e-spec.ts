@@ -60,6 +60,10 @@ describe('GET /metrics', () => {
     expect(sample(text, 'piper_workers{state="configured"}')).toBe(2);
     expect(sample(text, 'piper_queue_depth')).toBe(0);
     expect(sample(text, 'piper_loaded_voices')).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'piper_cache_requests_total{result="miss",tier="none"}')).toBe(1);
+    expect(sample(text, 'piper_cache_requests_total{result="hit",tier="memory"}')).toBe(1);
+    expect(sample(text, 'piper_cache_memory_entries')).toBe(1);
+    expect(sample(text, 'piper_cache_memory_bytes')).toBeGreaterThan(wav.pcm.byteLength);
     expect(text).toMatch(/^process_cpu_seconds_total \d/m);
   });
 

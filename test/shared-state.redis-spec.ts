@@ -5,7 +5,7 @@
  */
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
-import { freePort, listenOnLoopback, waitFor } from './support/processes';
+import { binary, freePort, listenOnLoopback, waitFor } from './support/processes';
 import { HAS_REDIS_SERVER, REDIS_SERVER_MISSING, RedisServer } from './support/redis-server';
 import { makeModelDir, removeDir, startServer } from './support/test-server';
 
@@ -43,10 +43,29 @@ describeRedis('shared state in Redis', () => {
     redis = await RedisServer.start();
   });
 
+  beforeEach(async () => {
+    await redis.flushAll();
+  });
+
   afterAll(async () => {
     for (const app of apps) await app.close();
     await redis.kill();
     await removeDir(modelDir);
+  });
+
+  function synthesize(url: string, text: string): Promise<request.Response> {
+    return request(url).post('/tts').send({ text }).buffer(true).parse(binary).expect(200);
+  }
+
+  it('shares one audio cache: a MISS on one replica is a HIT on the other', async () => {
+    const [a, b] = [await replica(), await replica()];
+    const first = await synthesize(a, 'Shared between replicas.');
+    expect(first.headers['x-cache']).toBe('MISS');
+    const second = await synthesize(b, 'Shared between replicas.');
+    expect(second.headers['x-cache']).toBe('HIT');
+    expect(second.headers['x-cache-tier']).toBe('redis');
+    expect((second.body as Buffer).equals(first.body as Buffer)).toBe(true);
+    expect(await metric(b, 'piper_cache_requests_total{result="hit",tier="redis"}')).toBe(1);
   });
 
   it('counts one rate limit per client across replicas', async () => {
@@ -74,7 +93,14 @@ describeRedis('shared state in Redis', () => {
   it('goes on without Redis when it dies, counts the errors, and shares again when it returns', async () => {
     const failClosed = await replica({ RATE_LIMIT_FAIL_OPEN: 'false' });
     const failOpen = await replica();
+    const other = await replica();
     await redis.kill();
+
+    // The cache fails open too: synthesized, not stored, the error counted.
+    expect((await synthesize(failOpen, 'While Redis is away.')).headers['x-cache']).toBe('MISS');
+    expect(
+      await metric(failOpen, 'piper_redis_errors_total{operation="cache_get"}'),
+    ).toBeGreaterThan(0);
 
     // Fail open (default): served, uncounted; fail closed: 503 with Retry-After.
     const served = await request(failOpen).post('/phonemize').send({ text: 'Still here.' });
@@ -91,6 +117,13 @@ describeRedis('shared state in Redis', () => {
     await waitFor('fail-closed replica to count in Redis again', async () => {
       const res = await request(failClosed).post('/phonemize').send({ text: 'Back.' });
       return res.status === 200;
+    });
+    // Sharing resumes without a restart: what one replica stores, another finds.
+    let attempt = 0;
+    await waitFor('the cache to be shared again', async () => {
+      const text = `Redis is back, attempt ${++attempt}.`;
+      await synthesize(failOpen, text);
+      return (await synthesize(other, text)).headers['x-cache'] === 'HIT';
     });
   });
 });

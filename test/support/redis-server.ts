@@ -48,14 +48,24 @@ export class RedisServer {
     await exited;
   }
 
+  /** Empties the server, so one test's counters and entries do not leak into the next. */
+  async flushAll(): Promise<void> {
+    if (!(await this.command('FLUSHALL', '+OK'))) throw new Error('FLUSHALL failed');
+  }
+
   private answersPing(): Promise<boolean> {
+    return this.command('PING', '+PONG');
+  }
+
+  /** Sends one inline command; resolves whether the reply starts with `expected`. */
+  private command(command: string, expected: string): Promise<boolean> {
     return new Promise((resolve) => {
       const socket = createConnection({ host: '127.0.0.1', port: this.port });
       socket.setTimeout(500);
-      socket.once('connect', () => socket.write('PING\r\n'));
+      socket.once('connect', () => socket.write(`${command}\r\n`));
       socket.once('data', (data) => {
         socket.destroy();
-        resolve(data.toString().startsWith('+PONG'));
+        resolve(data.toString().startsWith(expected));
       });
       socket.once('error', () => resolve(false));
       socket.once('timeout', () => {

@@ -40,7 +40,16 @@ export function configureApp(app: NestExpressApplication): Settings {
     const origins = settings.ALLOWED_ORIGINS;
     app.enableCors({
       origin: origins.includes('*') ? true : origins,
-      exposedHeaders: ['X-Cache', 'X-Request-Id', 'Retry-After', 'Content-Disposition'],
+      exposedHeaders: [
+        'X-Cache',
+        'X-Cache-Tier',
+        'X-Request-Id',
+        'Retry-After',
+        'Content-Disposition',
+        'ETag',
+        'Content-Range',
+        'Accept-Ranges',
+      ],
     });
   }
   const document = SwaggerModule.createDocument(

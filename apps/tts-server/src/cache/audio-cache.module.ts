@@ -1,10 +1,13 @@
 import { CacheModule } from '@nestjs/cache-manager';
 import { Module } from '@nestjs/common';
+import KeyvRedis from '@keyv/redis';
 import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
 import { realpath } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Settings } from '../config/settings';
+import { Metrics } from '../metrics/metrics.service';
+import { RedisConnection } from '../redis/redis-connection';
 import { AudioCache, DISK_AUDIO_STORE, type CachedAudio } from './audio-cache.service';
 import { DiskAudioStore } from './disk-audio-store';
 
@@ -89,6 +92,35 @@ export function isInside(path: string, dir: string): boolean {
 }
 
 /**
+ * The hot tier in Redis (cache-manager's Keyv Redis store, on node-redis), shared by
+ * every replica. Keyv serializes the audio (Buffers as base64). Bounded by Redis's own
+ * `maxmemory` policy, not CACHE_MAX_BYTES. Commands fail at once while Redis is away
+ * (no offline queue) and the client reconnects in the background; AudioCache bounds
+ * each call by REDIS_TIMEOUT_MS and goes on without Redis when one fails.
+ */
+function redisKeyv(settings: Settings, redis: RedisConnection): Keyv {
+  const store = new KeyvRedis(
+    {
+      url: settings.REDIS_URL,
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: Math.max(1_000, settings.REDIS_TIMEOUT_MS),
+        reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2_000),
+      },
+    },
+    {
+      throwOnConnectError: false,
+      throwOnErrors: true,
+      connectionTimeout: settings.REDIS_TIMEOUT_MS,
+    },
+  );
+  const keyv = new Keyv({ store, namespace: 'piper-tts', throwOnErrors: true });
+  // Connection errors surface here (commands fail in AudioCache and are counted there).
+  keyv.on('error', (error: unknown) => redis.failed('cache_connection', error));
+  return keyv;
+}
+
+/**
  * cache-manager over a Keyv store backed by lru-cache bounded in bytes
  * (CACHE_MAX_BYTES): the least recently used audio is evicted first, so the cache can
  * never exhaust memory, and an entry larger than the whole bound is simply not kept.
@@ -98,13 +130,29 @@ export function isInside(path: string, dir: string): boolean {
 @Module({
   imports: [
     CacheModule.registerAsync({
-      inject: [Settings],
-      useFactory: (settings: Settings) => {
+      inject: [Settings, RedisConnection, Metrics],
+      useFactory: (settings: Settings, redis: RedisConnection, metrics: Metrics) => {
+        if (settings.REDIS_URL) {
+          return { stores: [redisKeyv(settings, redis)], ttl: settings.CACHE_TTL * 1000 };
+        }
+        const evictions = metrics.counter(
+          'piper_cache_evictions_total',
+          'Audio evicted from the memory tier to stay within CACHE_MAX_BYTES',
+        );
         const lru = new LRUCache<string, KeyvEntry>({
           maxSize: Math.max(1, settings.CACHE_MAX_BYTES),
           sizeCalculation: (entry) => entry.value.body.length + ENTRY_OVERHEAD_BYTES,
           ttl: settings.CACHE_TTL * 1000,
+          dispose: (_entry, _key, reason) => {
+            if (reason === 'evict') evictions.inc();
+          },
         });
+        metrics.gauge(
+          'piper_cache_memory_bytes',
+          'Bytes held by the memory tier',
+          () => lru.calculatedSize,
+        );
+        metrics.gauge('piper_cache_memory_entries', 'Entries in the memory tier', () => lru.size);
         const keyv = new Keyv({
           store: new LruStore(lru),
           serialize: undefined,

@@ -4,6 +4,8 @@ import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SettingsModule } from '../config/settings.module';
+import { MetricsModule } from '../metrics/metrics.module';
+import { RedisModule } from '../redis/redis.module';
 import { AudioCacheModule } from './audio-cache.module';
 import { AudioCache, type CachedAudio } from './audio-cache.service';
 import { contentHashOf } from './cached-audio';
@@ -24,6 +26,8 @@ describe(AudioCache.name, () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
         SettingsModule.forRoot({ MODEL_DIR: modelDir, CACHE_DIR: cacheDir, ...settings }),
+        MetricsModule,
+        RedisModule,
         AudioCacheModule,
       ],
     }).compile();

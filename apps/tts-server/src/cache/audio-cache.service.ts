@@ -10,7 +10,10 @@ import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
 import { createHash } from 'node:crypto';
+import type { Counter } from 'prom-client';
 import { Settings } from '../config/settings';
+import { Metrics } from '../metrics/metrics.service';
+import { RedisConnection } from '../redis/redis-connection';
 import {
   withContentHash,
   type CachedAudio,
@@ -43,16 +46,46 @@ export class AudioCache implements OnApplicationShutdown {
   private readonly inFlight = new Map<string, Promise<CacheLookup>>();
   private readonly ttlMs: number;
   private readonly memoryEnabled: boolean;
+  /** The hot tier: this process's memory, or Redis shared by every replica. */
+  private readonly hotTier: 'memory' | 'redis';
+  /** Longest a call to Redis may take before the request goes on without it. */
+  private readonly redisTimeoutMs: number;
+  private readonly lookups: Counter<'result' | 'tier'>;
   readonly enabled: boolean;
 
   constructor(
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
     @Inject(DISK_AUDIO_STORE) private readonly disk: DiskAudioStore | null,
     settings: Settings,
+    private readonly redis: RedisConnection,
+    metrics: Metrics,
   ) {
-    this.memoryEnabled = settings.ENABLE_CACHING && settings.CACHE_MAX_BYTES > 0;
+    this.hotTier = settings.REDIS_URL ? 'redis' : 'memory';
+    // With Redis the hot tier is bounded by Redis, not by CACHE_MAX_BYTES.
+    this.memoryEnabled =
+      settings.ENABLE_CACHING && (this.hotTier === 'redis' || settings.CACHE_MAX_BYTES > 0);
     this.enabled = settings.ENABLE_CACHING && (this.memoryEnabled || disk !== null);
     this.ttlMs = settings.CACHE_TTL * 1000;
+    this.redisTimeoutMs = settings.REDIS_TIMEOUT_MS;
+    this.lookups = metrics.counter(
+      'piper_cache_requests_total',
+      'Audio cache lookups: hits by tier (memory, redis, disk), misses',
+      ['result', 'tier'],
+    );
+    if (disk) {
+      metrics.gauge('piper_cache_disk_bytes', 'Bytes in the disk tier', () => disk.stats.bytes);
+      metrics.gauge(
+        'piper_cache_disk_entries',
+        'Entries in the disk tier',
+        () => disk.stats.entries,
+      );
+      metrics.labelledGauge(
+        'piper_cache_disk_failures',
+        'Disk tier failures since start, by condition (the request was served without the disk)',
+        'condition',
+        () => disk.failures(),
+      );
+    }
   }
 
   /**
@@ -77,13 +110,13 @@ export class AudioCache implements OnApplicationShutdown {
   async getOrProduce(key: string, produce: () => Promise<CachedAudio>): Promise<CacheLookup> {
     if (!this.enabled) return { audio: withContentHash(await produce()), cache: 'MISS' };
     const inMemory = await this.fromMemory(key);
-    if (inMemory) return { audio: inMemory, cache: 'HIT', tier: 'memory' };
+    if (inMemory) return this.counted({ audio: inMemory, cache: 'HIT', tier: this.hotTier });
 
     const pending = this.inFlight.get(key);
     // Sharing a synthesis that another request started: served from this process's memory.
     if (pending) {
       const { audio, tier } = await pending;
-      return { audio, cache: 'HIT', tier: tier ?? 'memory' };
+      return this.counted({ audio, cache: 'HIT', tier: tier ?? 'memory' });
     }
 
     const lookup = (async (): Promise<CacheLookup> => {
@@ -95,7 +128,7 @@ export class AudioCache implements OnApplicationShutdown {
     })();
     this.inFlight.set(key, lookup);
     try {
-      return await lookup;
+      return this.counted(await lookup);
     } finally {
       this.inFlight.delete(key);
     }
@@ -105,9 +138,12 @@ export class AudioCache implements OnApplicationShutdown {
   async get(key: string): Promise<CacheHit | undefined> {
     if (!this.enabled) return undefined;
     const inMemory = await this.fromMemory(key);
-    if (inMemory) return { audio: inMemory, tier: 'memory' };
-    const fromDisk = await this.fromDisk(key);
-    return fromDisk ? { audio: fromDisk, tier: 'disk' } : undefined;
+    const fromDisk = inMemory ? undefined : await this.fromDisk(key);
+    const hit: CacheHit | undefined = inMemory
+      ? { audio: inMemory, tier: this.hotTier }
+      : fromDisk && { audio: fromDisk, tier: 'disk' };
+    this.lookups.inc(hit ? { result: 'hit', tier: hit.tier } : { result: 'miss', tier: 'none' });
+    return hit;
   }
 
   /**
@@ -117,7 +153,7 @@ export class AudioCache implements OnApplicationShutdown {
   async set(key: string, audio: CachedAudio): Promise<HashedAudio> {
     const hashed = withContentHash(audio);
     if (!this.enabled) return hashed;
-    if (this.memoryEnabled) await this.cache.set(key, hashed, this.ttlMs);
+    if (this.memoryEnabled) await this.hot('set', () => this.cache.set(key, hashed, this.ttlMs));
     void this.disk?.set(key, hashed);
     return hashed;
   }
@@ -134,7 +170,43 @@ export class AudioCache implements OnApplicationShutdown {
 
   private async fromMemory(key: string): Promise<HashedAudio | undefined> {
     if (!this.memoryEnabled) return undefined;
-    return (await this.cache.get<HashedAudio>(key)) ?? undefined;
+    const audio = await this.hot('get', () => this.cache.get<HashedAudio>(key));
+    if (!audio) return undefined;
+    // Through Redis the body comes back deserialized: make sure it is a Buffer again.
+    return Buffer.isBuffer(audio.body) ? audio : { ...audio, body: Buffer.from(audio.body) };
+  }
+
+  /**
+   * A call to the hot tier. In memory it cannot fail; in Redis it fails open: an error
+   * or a call slower than REDIS_TIMEOUT_MS counts in piper_redis_errors_total and the
+   * request goes on as a miss (or without storing), never waiting longer.
+   */
+  private async hot<T>(operation: 'get' | 'set', call: () => Promise<T>): Promise<T | undefined> {
+    if (this.hotTier === 'memory') return call();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${this.redisTimeoutMs} ms`)),
+        this.redisTimeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([call(), timeout]);
+    } catch (error) {
+      this.redis.failed(`cache_${operation}`, error);
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private counted(lookup: CacheLookup): CacheLookup {
+    this.lookups.inc(
+      lookup.cache === 'HIT'
+        ? { result: 'hit', tier: lookup.tier ?? this.hotTier }
+        : { result: 'miss', tier: 'none' },
+    );
+    return lookup;
   }
 
   private async fromDisk(key: string): Promise<HashedAudio | undefined> {
@@ -142,7 +214,9 @@ export class AudioCache implements OnApplicationShutdown {
     if (!hit) return undefined;
     // Promoted for what is left of its TTL, so both tiers expire it at the same time.
     const remainingMs = hit.expiresAtMs - Date.now();
-    if (this.memoryEnabled && remainingMs > 0) await this.cache.set(key, hit.audio, remainingMs);
+    if (this.memoryEnabled && remainingMs > 0) {
+      await this.hot('set', () => this.cache.set(key, hit.audio, remainingMs));
+    }
     return hit.audio;
   }
 }

@@ -20,8 +20,8 @@ export interface HashedAudio extends CachedAudio {
 
 export type CacheStatus = 'HIT' | 'MISS';
 
-/** Where a cache hit came from. */
-export type CacheTier = 'memory' | 'disk';
+/** Where a cache hit came from: this process's memory or Redis (REDIS_URL), or disk. */
+export type CacheTier = 'memory' | 'redis' | 'disk';
 
 export function contentHashOf(body: Buffer): string {
   return createHash('sha256').update(body).digest('hex');

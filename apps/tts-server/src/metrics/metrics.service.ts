@@ -63,6 +63,11 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
+  /** A counter registered on this server's registry. */
+  counter<L extends string = never>(name: string, help: string, labelNames: L[] = []): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
   /** A gauge whose value is read when Prometheus scrapes. */
   gauge(name: string, help: string, read: () => number): void {
     const collect: CollectFunction<Gauge> = function () {
