@@ -10,6 +10,7 @@ import { Settings } from './config/settings';
 import { SettingsModule } from './config/settings.module';
 import { EngineModule } from './engine/engine.module';
 import { EngineWarmup } from './engine-warmup.service';
+import { AdminModule } from './admin/admin.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
@@ -45,6 +46,7 @@ export class AppModule {
         TtsModule,
         OpenAiModule,
         HealthModule,
+        AdminModule,
         WebModule,
       ],
       providers: [

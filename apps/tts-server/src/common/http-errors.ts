@@ -4,6 +4,7 @@
  */
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { PiperError } from '@app/piper';
+import { VoiceCatalogueError } from '@app/voice-catalogue';
 
 /** Text longer than MAX_TEXT_LENGTH (400). */
 export class TextTooLongError extends PiperError {
@@ -44,6 +45,17 @@ export class RangeNotSatisfiableError extends PiperError {
 export const STATUS_BY_ERROR_CODE: Readonly<Record<string, HttpStatus>> = {
   API_KEY_MISSING: HttpStatus.UNAUTHORIZED,
   API_KEY_INVALID: HttpStatus.UNAUTHORIZED,
+  ADMIN_DISABLED: HttpStatus.FORBIDDEN,
+  VOICE_IS_DEFAULT: HttpStatus.CONFLICT,
+  // The voice catalogue (admin downloads): the remote side's failures are a bad gateway.
+  VOICE_NOT_IN_CATALOGUE: HttpStatus.NOT_FOUND,
+  CATALOGUE_INVALID: HttpStatus.BAD_GATEWAY,
+  REMOTE_FILE_NOT_FOUND: HttpStatus.BAD_GATEWAY,
+  HTTP_STATUS: HttpStatus.BAD_GATEWAY,
+  SIZE_MISMATCH: HttpStatus.BAD_GATEWAY,
+  CHECKSUM_MISMATCH: HttpStatus.BAD_GATEWAY,
+  NETWORK_UNAVAILABLE: HttpStatus.BAD_GATEWAY,
+  DISK_FULL: HttpStatus.INSUFFICIENT_STORAGE,
   TEXT_EMPTY: HttpStatus.BAD_REQUEST,
   TEXT_TOO_LONG: HttpStatus.BAD_REQUEST,
   RANGE_NOT_SATISFIABLE: HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
@@ -80,7 +92,7 @@ export interface DescribedError {
  * with a generic message (its details belong in the log, not the response).
  */
 export function describeError(exception: unknown): DescribedError {
-  if (exception instanceof PiperError) {
+  if (exception instanceof PiperError || exception instanceof VoiceCatalogueError) {
     const status = STATUS_BY_ERROR_CODE[exception.code] ?? HttpStatus.INTERNAL_SERVER_ERROR;
     const retryAfter = (exception as { retryAfterSeconds?: unknown }).retryAfterSeconds;
     const headers: Record<string, string> = {};

@@ -62,6 +62,9 @@ describe(Settings.name, () => {
       /OPENAI_PCM_SAMPLE_RATE must be 0 \(the voice's rate\) or one of 8000/,
     );
     expect(validateSettings({ OPENAI_PCM_SAMPLE_RATE: '0' }).OPENAI_PCM_SAMPLE_RATE).toBe(0);
+    expect(() => validateSettings({ ADMIN_API_KEY: 'too-short' })).toThrow(
+      /ADMIN_API_KEY must be at least 16 characters/,
+    );
     expect(() => validateSettings({ API_KEYS: 'long-enough-key,short' })).toThrow(
       /API_KEYS: each key must be at least 8 characters/,
     );

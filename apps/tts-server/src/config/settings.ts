@@ -103,6 +103,12 @@ export class Settings {
   @MinLength(8, { each: true, message: 'API_KEYS: each key must be at least 8 characters' })
   API_KEYS: string[] = [];
 
+  /** Key of the admin routes (installing and removing voices); unset: they are off. */
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'ADMIN_API_KEY must be at least 16 characters' })
+  ADMIN_API_KEY?: string;
+
   @Transform(toInteger)
   @IsInt()
   @Min(1)
@@ -280,7 +286,7 @@ export class Settings {
 
 /** Names of the variables this server reads (unknown variables are ignored). */
 const SETTING_NAMES = new Set(
-  Object.keys(new Settings()).concat('DEFAULT_MODEL', 'CACHE_DIR', 'REDIS_URL'),
+  Object.keys(new Settings()).concat('DEFAULT_MODEL', 'CACHE_DIR', 'REDIS_URL', 'ADMIN_API_KEY'),
 );
 
 /**
