@@ -6,52 +6,38 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import OpenAI from 'openai';
 import request from 'supertest';
 import { binary, listenOnLoopback } from './support/processes';
-import { makeModelDir, removeDir, startServer } from './support/test-server';
+import { makeModelDir, removeDir, startServer, useTestServer } from './support/test-server';
 
 const KEY = 'first-key-0123456789';
 const OTHER_KEY = 'second-key-abcdefgh';
 
 describe('API keys', () => {
-  let modelDir: string;
-  let app: NestExpressApplication;
-  let url: string;
-
-  beforeAll(async () => {
-    modelDir = await makeModelDir();
-    app = await startServer({
-      MODEL_DIR: modelDir,
-      DEFAULT_MODEL: 'test-voice',
-      RATE_LIMIT_REQUESTS: '1000',
-      TTS_RATE_LIMIT_REQUESTS: '1000',
-      API_KEYS: `${KEY}, ${OTHER_KEY}`,
-    });
-    url = await listenOnLoopback(app);
-  });
-
-  afterAll(async () => {
-    await app.close();
-    await removeDir(modelDir);
+  const server = useTestServer({
+    DEFAULT_MODEL: 'test-voice',
+    RATE_LIMIT_REQUESTS: '1000',
+    TTS_RATE_LIMIT_REQUESTS: '1000',
+    API_KEYS: `${KEY}, ${OTHER_KEY}`,
   });
 
   it('refuses synthesis without a key, saying how to send one', async () => {
-    const res = await request(url).post('/tts').send({ text: 'Hello.' }).expect(401);
+    const res = await request(server.url).post('/tts').send({ text: 'Hello.' }).expect(401);
     expect(res.headers['www-authenticate']).toBe('Bearer');
     expect(res.body).toMatchObject({
       statusCode: 401,
       code: 'API_KEY_MISSING',
       message: expect.stringMatching(/Authorization: Bearer <key>/),
     });
-    await request(url).post('/phonemize').send({ text: 'Hello.' }).expect(401);
+    await request(server.url).post('/phonemize').send({ text: 'Hello.' }).expect(401);
   });
 
   it('refuses a wrong key and a malformed header', async () => {
-    const wrong = await request(url)
+    const wrong = await request(server.url)
       .post('/tts')
       .set('Authorization', `Bearer ${KEY}x`)
       .send({ text: 'Hello.' })
       .expect(401);
     expect(wrong.body.code).toBe('API_KEY_INVALID');
-    await request(url)
+    await request(server.url)
       .post('/tts')
       .set('Authorization', `Basic ${KEY}`)
       .send({ text: 'Hello.' })
@@ -60,7 +46,7 @@ describe('API keys', () => {
 
   it('synthesizes with any of the keys', async () => {
     for (const key of [KEY, OTHER_KEY]) {
-      const res = await request(url)
+      const res = await request(server.url)
         .post('/tts')
         .set('Authorization', `Bearer ${key}`)
         .send({ text: 'Hello.' })
@@ -73,7 +59,7 @@ describe('API keys', () => {
 
   it('works with the OpenAI client, and reports a bad key in OpenAI’s shape', async () => {
     const speak = (apiKey: string) =>
-      new OpenAI({ apiKey, baseURL: `${url}/v1`, maxRetries: 0 }).audio.speech.create({
+      new OpenAI({ apiKey, baseURL: `${server.url}/v1`, maxRetries: 0 }).audio.speech.create({
         model: 'tts-1',
         voice: 'alloy',
         input: 'Hello.',
@@ -88,10 +74,10 @@ describe('API keys', () => {
   });
 
   it('leaves probes, info, voices and the docs open, and says a key is needed', async () => {
-    await request(url).get('/health/live').expect(200);
-    await request(url).get('/voices').expect(200);
-    await request(url).get('/docs/openapi.json').expect(200);
-    const info = await request(url).get('/info').expect(200);
+    await request(server.url).get('/health/live').expect(200);
+    await request(server.url).get('/voices').expect(200);
+    await request(server.url).get('/docs/openapi.json').expect(200);
+    const info = await request(server.url).get('/info').expect(200);
     expect(info.body.auth_required).toBe(true);
   });
 });

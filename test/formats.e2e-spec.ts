@@ -3,7 +3,6 @@
  * decoded audio lasts as long as the WAV of the same request, headers name the format,
  * and a repeated request is answered from the cache with the same bytes.
  */
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { decodeWav } from '@app/piper';
 import {
@@ -13,8 +12,8 @@ import {
   HAS_FFMPEG,
   maxExtraSeconds,
 } from './support/audio-decoders';
-import { binary, listenOnLoopback } from './support/processes';
-import { makeModelDir, removeDir, startServer } from './support/test-server';
+import { binary } from './support/processes';
+import { useTestServer } from './support/test-server';
 
 const TEXT = 'Hello from Piper. This is the second sentence! And is this the third?';
 
@@ -26,34 +25,27 @@ const CONTENT_TYPES: Record<string, RegExp> = {
 };
 
 describe('Audio formats of POST /tts', () => {
-  let modelDir: string;
-  let app: NestExpressApplication;
-  let url: string;
+  const server = useTestServer({
+    DEFAULT_MODEL: 'test-voice',
+    RATE_LIMIT_REQUESTS: '1000',
+    TTS_RATE_LIMIT_REQUESTS: '1000',
+  });
   let wavSeconds: number;
   let wavSamples: Int16Array;
 
   beforeAll(async () => {
-    modelDir = await makeModelDir();
-    app = await startServer({
-      MODEL_DIR: modelDir,
-      DEFAULT_MODEL: 'test-voice',
-      RATE_LIMIT_REQUESTS: '1000',
-      TTS_RATE_LIMIT_REQUESTS: '1000',
-    });
-    url = await listenOnLoopback(app);
-    const wav = await request(url).post('/tts').send({ text: TEXT }).buffer(true).parse(binary);
+    const wav = await request(server.url)
+      .post('/tts')
+      .send({ text: TEXT })
+      .buffer(true)
+      .parse(binary);
     const decoded = decodeWav(wav.body as Buffer);
     wavSamples = decoded.pcm;
     wavSeconds = decoded.pcm.length / decoded.sampleRate;
   });
 
-  afterAll(async () => {
-    await app.close();
-    await removeDir(modelDir);
-  });
-
   function synthesize(format: string, stream: boolean): Promise<request.Response> {
-    return request(url)
+    return request(server.url)
       .post('/tts')
       .send({ text: TEXT, format, stream })
       .buffer(true)
@@ -90,7 +82,10 @@ describe('Audio formats of POST /tts', () => {
   });
 
   it('refuses an unknown format, naming the formats there are', async () => {
-    const res = await request(url).post('/tts').send({ text: TEXT, format: 'ogg' }).expect(400);
+    const res = await request(server.url)
+      .post('/tts')
+      .send({ text: TEXT, format: 'ogg' })
+      .expect(400);
     expect(res.body.message).toEqual(
       expect.arrayContaining([expect.stringMatching(/wav, pcm, mp3, opus, flac, aac/)]),
     );

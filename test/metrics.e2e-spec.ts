@@ -2,48 +2,28 @@
  * GET /metrics: Prometheus text with request counts by route pattern, synthesis
  * time, audio seconds and real-time factor per voice, and the worker pool's state.
  */
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { decodeWav } from '@app/piper';
-import { binary, listenOnLoopback } from './support/processes';
-import { makeModelDir, removeDir, startServer } from './support/test-server';
-
-/** The value of one sample line, e.g. `name{label="x"} 3`. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
+import { binary } from './support/processes';
+import { metricSample, useTestServer } from './support/test-server';
 
 describe('GET /metrics', () => {
-  let modelDir: string;
-  let app: NestExpressApplication;
-  let url: string;
-
-  beforeAll(async () => {
-    modelDir = await makeModelDir();
-    app = await startServer({
-      MODEL_DIR: modelDir,
-      DEFAULT_MODEL: 'test-voice',
-      WORKERS: '2',
-      RATE_LIMIT_REQUESTS: '6',
-      TTS_RATE_LIMIT_REQUESTS: '6',
-    });
-    url = await listenOnLoopback(app);
+  const server = useTestServer({
+    DEFAULT_MODEL: 'test-voice',
+    WORKERS: '2',
+    RATE_LIMIT_REQUESTS: '6',
+    TTS_RATE_LIMIT_REQUESTS: '6',
   });
-
-  afterAll(async () => {
-    await app.close();
-    await removeDir(modelDir);
-  });
+  const sample = metricSample;
 
   it('reports requests by route pattern, synthesis per voice and the pool', async () => {
     const body = { text: 'Counting this. And this.' };
-    const first = await request(url).post('/tts').send(body).buffer(true).parse(binary);
-    await request(url).post('/tts').send(body).expect(200); // a cache hit: no synthesis
-    await request(url).get('/model_card/nobody').expect(404);
+    const first = await request(server.url).post('/tts').send(body).buffer(true).parse(binary);
+    await request(server.url).post('/tts').send(body).expect(200); // a cache hit: no synthesis
+    await request(server.url).get('/model_card/nobody').expect(404);
     const wav = decodeWav(first.body as Buffer);
 
-    const res = await request(url).get('/metrics').expect(200);
+    const res = await request(server.url).get('/metrics').expect(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain;.*version=0\.0\.4/);
     const text = res.text;
     expect(sample(text, 'http_requests_total{method="POST",route="/tts",status="200"}')).toBe(2);
@@ -68,6 +48,7 @@ describe('GET /metrics', () => {
   });
 
   it('is never rate limited: Prometheus scrapes on a schedule', async () => {
-    for (let scrape = 0; scrape < 8; scrape++) await request(url).get('/metrics').expect(200);
+    for (let scrape = 0; scrape < 8; scrape++)
+      await request(server.url).get('/metrics').expect(200);
   });
 });

@@ -7,16 +7,14 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { binary, freePort, listenOnLoopback, waitFor } from './support/processes';
 import { HAS_REDIS_SERVER, REDIS_SERVER_MISSING, RedisServer } from './support/redis-server';
-import { makeModelDir, removeDir, startServer } from './support/test-server';
+import { makeModelDir, metricSample, removeDir, startServer } from './support/test-server';
 
 const describeRedis = HAS_REDIS_SERVER ? describe : describe.skip;
 if (!HAS_REDIS_SERVER) console.warn(REDIS_SERVER_MISSING);
 
-/** The value of one sample line of GET /metrics, 0 when absent. */
+/** The value of one sample of GET /metrics, 0 when absent. */
 async function metric(url: string, series: string): Promise<number> {
-  const text = (await request(url).get('/metrics')).text;
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+  return metricSample((await request(url).get('/metrics')).text, series) ?? 0;
 }
 
 describeRedis('shared state in Redis', () => {

@@ -11,6 +11,7 @@ import { writeBenchVoice, writeTestVoice } from '@app/piper';
 import { AppModule } from '../../apps/tts-server/src/app.module';
 import { configureApp } from '../../apps/tts-server/src/app.setup';
 import { EngineWarmup } from '../../apps/tts-server/src/engine-warmup.service';
+import { listenOnLoopback } from './processes';
 
 export interface ModelDirOptions {
   /** Also install the heavier benchmark voice (about 150 ms per 100 ids). */
@@ -56,4 +57,39 @@ export async function startServer(
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
+}
+
+/** A running server for a `describe` block (see useTestServer). */
+export interface TestServer {
+  /** Its base URL on loopback, e.g. http://127.0.0.1:40123. */
+  readonly url: string;
+  readonly app: NestExpressApplication;
+  readonly modelDir: string;
+}
+
+/**
+ * Starts a server on a fresh MODEL_DIR before the block's tests and stops it after
+ * them (beforeAll/afterAll); `settings` get the MODEL_DIR. Read the fields inside tests.
+ */
+export function useTestServer(
+  settings: Record<string, string>,
+  dirOptions: ModelDirOptions = {},
+): TestServer {
+  const server = {} as { url: string; app: NestExpressApplication; modelDir: string };
+  beforeAll(async () => {
+    server.modelDir = await makeModelDir(dirOptions);
+    server.app = await startServer({ MODEL_DIR: server.modelDir, ...settings });
+    server.url = await listenOnLoopback(server.app);
+  });
+  afterAll(async () => {
+    await server.app?.close();
+    if (server.modelDir) await removeDir(server.modelDir);
+  });
+  return server;
+}
+
+/** The value of one sample of a Prometheus text exposition (`name{label="x"} 3`), or undefined. */
+export function metricSample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
