@@ -166,6 +166,12 @@ export class AudioCache implements OnApplicationShutdown {
   /** Lets disk writes in progress finish, so entries survive the restart that follows. */
   async onApplicationShutdown(): Promise<void> {
     await this.disk?.close();
+    // Closes the Redis client of the hot tier (in memory there is nothing to close).
+    if (this.hotTier === 'redis') {
+      await this.cache
+        .disconnect()
+        .catch((error: unknown) => this.redis.failed('cache_close', error));
+    }
   }
 
   private async fromMemory(key: string): Promise<HashedAudio | undefined> {
