@@ -95,7 +95,7 @@ describeBuilt('JSON logs with request ids (built server)', () => {
     // The pool killing the worker, the filter reporting the 504, the completion line.
     expect(mine.map((line) => line.msg)).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/ran past 300 ms; killing and replacing it/),
+        expect.stringMatching(/ran past 300 ms; killing and replacing/),
         expect.stringMatching(/504 SYNTHESIS_TIMEOUT/),
         'request completed',
       ]),

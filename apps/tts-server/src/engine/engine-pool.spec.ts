@@ -19,7 +19,7 @@ import {
   type GeneratedVoiceFiles,
   type SentenceAudio,
 } from '@app/piper';
-import { EnginePool, type EnginePoolOptions, type SettledJob } from './engine-pool';
+import { EnginePool, type Dispatch, type EnginePoolOptions, type SettledJob } from './engine-pool';
 import {
   EngineBusyError,
   EngineStoppedError,
@@ -432,6 +432,161 @@ describe(EnginePool.name, () => {
       await expect(waiting).resolves.toEqual([]);
       expect(pool.stats()).toMatchObject({ activeRequests: 1, queuedRequests: 0 });
       expect((await running).sentenceCount).toBe(3);
+    });
+  });
+
+  describe('sentence scheduling', () => {
+    /** `kind:request:sentence` of each job handed to a worker, in order. */
+    function label(dispatch: Dispatch): string {
+      return dispatch.kind === 'sentence'
+        ? `sentence:${dispatch.requestId}:${dispatch.sentenceIndex}`
+        : `${dispatch.kind}:${dispatch.requestId}`;
+    }
+
+    it('spreads one request over the idle workers and puts its sentences back in order', async () => {
+      const dispatched: Dispatch[] = [];
+      const pool = await startPool({ workers: 2, onDispatch: (d) => dispatched.push(d) });
+      const text = `${longText(1)} Hi. ${longText(3)} Yes.`;
+      const local: SentenceAudio[] = await collect(localTest.synthesize(text));
+      const streamed = await collect(pool.synthesize(request(testVoice, text)));
+
+      expect(streamed.map((sentence) => sentence.index)).toEqual(local.map((s) => s.index));
+      streamed.forEach((sentence, i) => expect(sentence.pcm).toEqual(local[i].pcm));
+      expect(dispatched.map(label)).toEqual(['plan:1', ...local.map((_, i) => `sentence:1:${i}`)]);
+      // Both workers were idle when the plan came back: the first two sentences ran at once.
+      const [first, second] = dispatched.filter((d) => d.kind === 'sentence');
+      expect(first.workerPid).not.toBe(second.workerPid);
+      expect(new Set(dispatched.map((d) => d.workerPid))).toEqual(new Set(pool.workerPids()));
+    });
+
+    it('runs a sentence on every core only while the rest of the pool is idle', async () => {
+      const dispatched: Dispatch[] = [];
+      const pool = await startPool({
+        workers: 2,
+        idleIntraOpThreads: 2,
+        onDispatch: (d) => dispatched.push(d),
+      });
+      const local = await localTest.synthesizeAll('Hello.');
+      const alone = await pool.synthesizeAll(request(testVoice, 'Hello.'));
+      expect(alone.pcm).toEqual(local.pcm);
+      expect(dispatched.filter((d) => d.kind === 'sentence').map((d) => d.wide)).toEqual([true]);
+
+      dispatched.length = 0;
+      await pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
+      const wide = dispatched.filter((d) => d.kind === 'sentence').map((d) => d.wide);
+      // The first two start side by side, one thread each.
+      expect(wide.slice(0, 2)).toEqual([false, false]);
+      // A voice that was not preloaded has no wide session: never wide.
+      dispatched.length = 0;
+      await pool.synthesizeAll(request(multiVoice, 'Hello.'));
+      expect(dispatched.filter((d) => d.kind === 'sentence').map((d) => d.wide)).toEqual([false]);
+    });
+
+    it('cuts a long first sentence at clauses when asked, as PiperVoice does', async () => {
+      const pool = await startPool();
+      const text = 'One, two, three, four, five, six, seven. Done.';
+      const options = { firstSentenceClauseSplitPhonemes: 10 };
+      const local = await collect(localTest.synthesize(text, options));
+      const streamed = await collect(pool.synthesize(request(testVoice, text, options)));
+      expect(local.length).toBeGreaterThan(2);
+      expect(streamed.map((sentence) => sentence.phonemes)).toEqual(local.map((s) => s.phonemes));
+      streamed.forEach((sentence, i) => expect(sentence.pcm).toEqual(local[i].pcm));
+    });
+
+    it('serves a short request behind a long one after at most one more of its sentences', async () => {
+      const dispatched: string[] = [];
+      const settled: SettledJob[] = [];
+      const pool = await startPool({
+        preload: [benchVoice, testVoice],
+        onDispatch: (d) => dispatched.push(label(d)),
+        onJobSettled: (job) => settled.push(job),
+      });
+      const long = pool.synthesize(request(benchVoice, longText(20)))[Symbol.asyncIterator]();
+      await long.next();
+      const arrivedAt = dispatched.length;
+      const short = await pool.synthesizeAll(request(testVoice, 'Hello.'));
+      expect(short.sentenceCount).toBe(1);
+
+      const afterArrival = dispatched.slice(arrivedAt);
+      const shortSentence = afterArrival.indexOf('sentence:2:0');
+      expect(afterArrival[0]).toBe('plan:2');
+      // The long request's sentences handed out between the short one's arrival and
+      // its sentence: at most the one already running on the only worker.
+      expect(
+        afterArrival.slice(0, shortSentence).filter((item) => item.startsWith('sentence:1:')),
+      ).toHaveLength(0);
+      expect(settled.map((job) => job.outcome)).toEqual(['done']);
+      await long.return(undefined);
+    });
+
+    it('cancelling one request stops its sentences and leaves the others running', async () => {
+      const dispatched: string[] = [];
+      const settled: SettledJob[] = [];
+      const pool = await startPool({
+        preload: [benchVoice, testVoice],
+        onDispatch: (d) => dispatched.push(label(d)),
+        onJobSettled: (job) => settled.push(job),
+      });
+      const controller = new AbortController();
+      const cancelled = collect(
+        pool.synthesize(request(benchVoice, longText(20)), controller.signal),
+      );
+      const other = pool.synthesizeAll(request(benchVoice, longText(3)));
+      await new Promise<void>((resolve) => {
+        const poll = (): void => {
+          if (dispatched.includes('sentence:2:0')) resolve();
+          else setTimeout(poll, 5);
+        };
+        poll();
+      });
+      controller.abort();
+      const sentencesAtAbort = dispatched.filter((item) => item.startsWith('sentence:1:')).length;
+
+      expect((await other).sentenceCount).toBe(3);
+      expect((await cancelled).length).toBeLessThan(20);
+      expect(dispatched.filter((item) => item.startsWith('sentence:1:'))).toHaveLength(
+        sentencesAtAbort,
+      );
+      expect(settled.map((job) => job.outcome).sort()).toEqual(['cancelled', 'done']);
+      expect(pool.stats()).toMatchObject({ activeRequests: 0, busyWorkers: 0 });
+    });
+
+    it('fails only the request whose sentence ran on a worker that dies', async () => {
+      const settled: SettledJob[] = [];
+      const pool = await startPool({
+        preload: [benchVoice, testVoice],
+        onJobSettled: (job) => settled.push(job),
+      });
+      const [firstPid] = pool.workerPids();
+      const long = pool.synthesize(request(benchVoice, longText(20)))[Symbol.asyncIterator]();
+      await long.next();
+      // Waits for a worker: the only one is running the long request's next sentence.
+      const short = pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
+      process.kill(firstPid, 'SIGKILL');
+
+      await expect(collect({ [Symbol.asyncIterator]: () => long })).rejects.toThrow(
+        WorkerCrashedError,
+      );
+      expect((await short).sentenceCount).toBe(4);
+      expect(settled.map((job) => job.outcome)).toEqual(['crashed', 'done']);
+      expect(settled[0].workerPid).toBe(firstPid);
+      expect(pool.workerPids()).not.toContain(firstPid);
+    });
+
+    it('times a request out as a whole and kills the workers running its sentences', async () => {
+      const pool = await startPool({
+        workers: 2,
+        timeoutMs: 400,
+        preload: [benchVoice, testVoice],
+      });
+      const pids = pool.workerPids();
+      const slow = pool.synthesizeAll(request(benchVoice, longText(30)));
+      await expect(slow).rejects.toBeInstanceOf(SynthesisTimeoutError);
+      await waitUntilGone(pids);
+      // Both workers were running its sentences: both are replaced, and the pool serves.
+      const audio = await pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
+      expect(audio.sentenceCount).toBe(4);
+      expect(pool.stats().replacedWorkers).toBe(2);
     });
   });
 

@@ -1,6 +1,7 @@
 /**
  * Synthesis in long-lived worker subprocesses (synth-worker.ts) under a concurrency
- * limiter. Plain TypeScript, no Nest: PoolPiperEngine wraps it for the server.
+ * limiter, scheduling sentences rather than requests. Plain TypeScript, no Nest:
+ * PoolPiperEngine wraps it for the server.
  *
  * Why processes: a voice takes about 2 s to load and milliseconds to speak a sentence
  * (../shared/PIPER_CONTRACT.md §8), so workers keep voices loaded; inference is CPU
@@ -8,15 +9,28 @@
  * hangs or crashes the engine can be ended by killing one process without taking the
  * server down.
  *
- * A request goes through two FIFO waits:
+ * A request's way through the pool:
  *   1. a slot: at most `maxConcurrent` requests hold one for their whole synthesis,
  *      at most `maxQueue` wait for one, the next gets EngineBusyError at once;
- *   2. an idle worker: a slot holder waits for the oldest free worker (there may be
- *      more slots than workers: those requests are admitted and served in order).
- * A job runs on its worker for at most `timeoutMs` (cancellation included); past it
- * the worker is killed and replaced and the request fails with SynthesisTimeoutError.
- * A worker that dies fails its job with WorkerCrashedError and is replaced; a fresh
- * worker preloads the configured voices before it takes a job.
+ *   2. a plan: the first idle worker checks the options and cuts the text into the
+ *      sentences Piper speaks (phonemizing is 1–3 ms a sentence; the network is the
+ *      cost), exactly as PiperVoice.synthesize would, then goes on with the first
+ *      sentence;
+ *   3. its other sentences: each one is a job of its own on whichever worker is idle, chosen
+ *      round robin across the requests holding slots (sentence-scheduler.ts), and
+ *      put back in order here: a stream yields a sentence as soon as it and every
+ *      sentence before it are back.
+ * So a long text on an idle pool is synthesized by every worker at once, and a short
+ * request behind a long one waits for about one of its sentences, not all of them.
+ *
+ * Request-level guarantees are kept at request level: a request runs for at most
+ * `timeoutMs` from its plan to its last sentence; past it the request fails with
+ * SynthesisTimeoutError and any worker still running one of its sentences is killed
+ * and replaced. Cancelling (the consumer stops, or its signal aborts) stops handing out
+ * its sentences; the slot goes back once the sentences already running end (at most
+ * one per worker). A worker that dies fails the request whose job it ran with
+ * WorkerCrashedError and is replaced; other requests carry on on the other workers. A
+ * fresh worker preloads the configured voices before it takes a job.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -36,6 +50,7 @@ import type {
   EngineSynthesisRequest,
   PhonemizedSentence,
 } from './piper-engine';
+import { SentenceScheduler, type SchedulableRequest } from './sentence-scheduler';
 import type { VoicePaths, WorkerReply, WorkerRequest } from './worker-protocol';
 
 export type { VoicePaths } from './worker-protocol';
@@ -50,27 +65,50 @@ export interface EnginePoolOptions {
   workers: number;
   /** onnxruntime intra-op threads in each worker. */
   intraOpThreads: number;
+  /**
+   * Threads of a second session of each preloaded voice in every worker, used for a
+   * sentence that starts while every other worker is idle and nothing else waits (a
+   * short request on an idle server), so it runs at the speed of one worker using
+   * every core. 0 or absent: none. Costs the voice's memory once more per worker.
+   */
+  idleIntraOpThreads?: number;
   maxConcurrent: number;
   maxQueue: number;
-  /** Longest a job may run on a worker before the worker is killed. */
+  /** Longest a request may run, from its plan on a worker to its last sentence. */
   timeoutMs: number;
   /** Voices every worker loads before it takes requests (also given to `start`). */
   preload?: VoicePaths[];
   logger?: EnginePoolLogger;
-  /** Called when a request's job ends on a worker, however it ends (metrics, tests). */
+  /** Called when a request ends, however it ends (metrics, tests). */
   onJobSettled?: (job: SettledJob) => void;
+  /** Called each time a job is handed to a worker (tests, tracing). */
+  onDispatch?: (dispatch: Dispatch) => void;
 }
 
 export type JobOutcome = 'done' | 'cancelled' | 'error' | 'timeout' | 'crashed' | 'stopped';
 
+/** A request (a synthesis, all its sentences, or a phonemize call) that ended. */
 export interface SettledJob {
   kind: 'synthesize' | 'phonemize';
+  /** The worker that ran its last job (for a crash or a timeout: the one that failed it). */
   workerPid: number;
   outcome: JobOutcome;
-  /** Sentences the worker synthesized, as it reported them (0 when it could not report). */
+  /** Sentences synthesized for it, cancelled ones' stragglers included. */
   sentenceCount: number;
-  /** From the job's start on the worker to its end. */
+  /** From its first job's start on a worker to its end. */
   durationMs: number;
+}
+
+/** A job handed to a worker. */
+export interface Dispatch {
+  kind: 'plan' | 'sentence' | 'phonemize';
+  /** Numbered in order of arrival at the pool, from 1. */
+  requestId: number;
+  /** The sentence's index in its request (sentences only). */
+  sentenceIndex?: number;
+  /** It runs on the worker's session with every core (`idleIntraOpThreads`). */
+  wide?: boolean;
+  workerPid: number;
 }
 
 /** Time a worker gets to exit after `disconnect()` at shutdown before SIGKILL. */
@@ -80,21 +118,25 @@ const MAX_RESTART_DELAY_MS = 30_000;
 /** Bounds of the Retry-After estimate given with EngineBusyError. */
 const MAX_RETRY_AFTER_SECONDS = 60;
 
-type JobKind = SettledJob['kind'] | 'preload';
 /** A job request before the pool numbers it. */
-type JobMessage<R = Exclude<WorkerRequest, { type: 'cancel' }>> = R extends unknown
-  ? Omit<R, 'jobId'>
-  : never;
+type JobMessage<R = WorkerRequest> = R extends unknown ? Omit<R, 'jobId'> : never;
+/** A reply that ends a job. */
+type JobReply = Exclude<WorkerReply, { type: 'ready' | 'warning' | 'planned' }>;
+/** How a job ended: its reply, or the reason it never got one. */
+type JobEnd =
+  { reply: JobReply } | { outcome: 'error' | 'timeout' | 'crashed' | 'stopped'; error: Error };
 
 interface PoolWorker {
   readonly child: ChildProcess;
   readonly pid: number;
-  /** starting: forked, preload not finished; busy: handed to a request or running its job. */
+  /** starting: forked, preload not finished; busy: running a job. */
   state: 'starting' | 'idle' | 'busy' | 'exited';
   /** Its preloads succeeded. */
   ready: boolean;
   /** Voices it was asked to load (each worker keeps the voices it has loaded). */
   readonly voices: Set<string>;
+  /** Voices it has a wide session of (preloaded ones, when `idleIntraOpThreads` is set). */
+  readonly wideVoices: Set<string>;
   job: WorkerJob | undefined;
   /** Set when the pool kills it on purpose, so its exit is not reported as a crash. */
   killedFor: 'timeout' | 'shutdown' | undefined;
@@ -105,117 +147,110 @@ interface PoolWorker {
   settleStartup(error?: Error): void;
 }
 
-interface WorkerWaiter {
-  resolve: (worker: PoolWorker | undefined) => void;
-  reject: (reason: unknown) => void;
-  detach: () => void;
+/** One job on one worker; `onEnd` is called exactly once. */
+interface WorkerJob {
+  readonly id: number;
+  readonly worker: PoolWorker;
+  readonly onEnd: (end: JobEnd) => void;
+  /** A plan's sentences, before the job goes on with the first one. */
+  onPlanned?: (sentences: PhonemizedSentence[]) => void;
+  ended: boolean;
 }
 
 /**
- * One job on one worker, seen from the parent: the sentences received and not yet
- * consumed, and how the job ended.
+ * A request being synthesized: its plan, which sentences are out on workers, the audio
+ * back from them and not yet consumed (kept until every sentence before it is back).
  */
-class WorkerJob {
-  readonly startedAt = performance.now();
+class SynthesisRun implements SchedulableRequest {
+  startedAt: number | undefined;
   timer: NodeJS.Timeout | undefined;
-  /** Given back when the job ends (a request's slot). */
-  releaseSlot: ReleaseSlot | undefined;
+  /** Workers running a job of this request now (its plan or a sentence). */
+  readonly running = new Set<WorkerJob>();
+  sentences: PhonemizedSentence[] | undefined;
+  planStarted = false;
+  nextToDispatch = 0;
   sentenceCount = 0;
+  lastWorkerPid = -1;
+  /** done, failed, or cancelled with nothing running any more. */
   settled = false;
-  private cancelRequested = false;
-  private error: Error | undefined;
-  private phonemes: PhonemizedSentence[] = [];
-  private readonly sentences: EngineSentence[] = [];
+  cancelled = false;
+  error: Error | undefined;
+  private readonly audio = new Map<number, EngineSentence>();
+  private nextToYield = 0;
   private wake: (() => void) | undefined;
-  private readonly whenSettled: Promise<void>;
-  private resolveSettled!: () => void;
 
   constructor(
     readonly id: number,
-    readonly kind: JobKind,
-    readonly worker: PoolWorker,
-    private readonly sendCancel: () => void,
-    private readonly onSettled: (job: WorkerJob, outcome: JobOutcome, error?: Error) => void,
-  ) {
-    this.whenSettled = new Promise((resolve) => (this.resolveSettled = resolve));
+    readonly request: EngineSynthesisRequest,
+    readonly releaseSlot: ReleaseSlot,
+  ) {}
+
+  /** Its plan (with its first sentence) counts as one until it starts. */
+  get pendingSentences(): number {
+    if (this.cancelled || this.error) return 0;
+    if (!this.sentences) return this.planStarted ? 0 : 1;
+    return this.sentences.length - this.nextToDispatch;
   }
 
-  accept(reply: Exclude<WorkerReply, { type: 'ready' | 'warning' }>): void {
-    switch (reply.type) {
-      case 'sentence':
-        if (!this.cancelRequested) this.sentences.push(reply.sentence);
-        this.notify();
-        return;
-      case 'done':
-        this.sentenceCount = reply.sentenceCount;
-        this.settle(reply.cancelled ? 'cancelled' : 'done');
-        return;
-      case 'phonemes':
-        this.phonemes = reply.sentences;
-        this.settle('done');
-        return;
-      case 'error':
-        this.settle(
-          'error',
-          new WorkerReportedError(reply.error.code, reply.error.message, reply.error.name),
-        );
-        return;
-    }
+  get sentencesInFlight(): number {
+    return this.running.size;
   }
 
-  fail(outcome: JobOutcome, error: Error): void {
-    this.settle(outcome, error);
+  /** Every sentence is back (the consumer may not have read them all yet). */
+  get complete(): boolean {
+    return this.sentences !== undefined && this.sentenceCount === this.sentences.length;
   }
 
-  /**
-   * The consumer is done: drop what is buffered and ask the worker to stop between
-   * sentences. The job settles (and frees its worker and slot) when the worker says so.
-   */
-  cancel(): void {
-    if (this.settled || this.cancelRequested) return;
-    this.cancelRequested = true;
-    this.sentences.length = 0;
-    this.notify();
-    this.sendCancel();
+  deliver(sentence: EngineSentence): void {
+    if (this.cancelled || this.error) return;
+    this.audio.set(sentence.index, sentence);
+    if (sentence.index === this.nextToYield) this.notify();
   }
 
-  /** The next sentence in order; undefined at the end or after cancel; throws how the job failed. */
-  async next(): Promise<EngineSentence | undefined> {
-    for (;;) {
-      const sentence = this.sentences.shift();
-      if (sentence) return sentence;
-      if (this.error) throw this.error;
-      if (this.settled || this.cancelRequested) return undefined;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-  }
-
-  async result(): Promise<PhonemizedSentence[]> {
-    await this.whenSettled;
-    if (this.error) throw this.error;
-    return this.phonemes;
-  }
-
-  private settle(outcome: JobOutcome, error?: Error): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.error = error;
-    this.notify();
-    this.resolveSettled();
-    this.onSettled(this, outcome, error);
-  }
-
-  private notify(): void {
+  notify(): void {
     const wake = this.wake;
     this.wake = undefined;
     wake?.();
   }
+
+  /** The next sentence in order; undefined at the end or after cancel; throws how the request failed. */
+  async next(): Promise<EngineSentence | undefined> {
+    for (;;) {
+      const sentence = this.audio.get(this.nextToYield);
+      if (sentence) {
+        this.audio.delete(this.nextToYield);
+        this.nextToYield += 1;
+        return sentence;
+      }
+      if (this.error) throw this.error;
+      if (this.cancelled) return undefined;
+      if (this.sentences && this.nextToYield >= this.sentences.length) return undefined;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  dropAudio(): void {
+    this.audio.clear();
+  }
 }
+
+/** A phonemize call waiting for, or running on, a worker. */
+interface PhonemizeCall {
+  readonly id: number;
+  readonly message: JobMessage<Extract<WorkerRequest, { type: 'phonemize' }>>;
+  readonly resolve: (sentences: PhonemizedSentence[]) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** What the scheduler's quick queue holds: phonemize calls. */
+type QuickJob = { kind: 'phonemize'; call: PhonemizeCall };
 
 export class EnginePool {
   private state: 'new' | 'running' | 'draining' | 'stopped' = 'new';
   private readonly workers = new Set<PoolWorker>();
-  private readonly workerWaiters: WorkerWaiter[] = [];
+  private readonly scheduler = new SentenceScheduler<QuickJob, SynthesisRun>();
+  /** Requests holding a slot and not settled. */
+  private readonly runs = new Set<SynthesisRun>();
   private readonly limiter: ConcurrencyLimiter;
   private readonly logger: EnginePoolLogger;
   private preload: VoicePaths[];
@@ -223,8 +258,9 @@ export class EnginePool {
   private startedOk = false;
   private stopped: Promise<void> | undefined;
   private nextJobId = 1;
-  /** Moving average of a request's time on a worker, for Retry-After. */
-  private averageJobMs = 1_000;
+  private nextRequestId = 1;
+  /** Moving average of a request's time from its plan to its end, for Retry-After. */
+  private averageRequestMs = 1_000;
   private failedStarts = 0;
   /** Workers started to replace one that died or was killed (metrics). */
   private replacedWorkers = 0;
@@ -262,7 +298,8 @@ export class EnginePool {
     this.started = Promise.all(startups).then(() => {
       this.startedOk = true;
       this.logger.log(
-        `${this.options.workers} synthesis worker(s) ready, ${this.options.intraOpThreads} thread(s) each, ${this.preload.length} voice(s) preloaded`,
+        `${this.options.workers} synthesis worker(s) ready, ${this.options.intraOpThreads} thread(s) each` +
+          `${this.options.idleIntraOpThreads ? ` (${this.options.idleIntraOpThreads} when the pool is otherwise idle)` : ''}, ${this.preload.length} voice(s) preloaded`,
       );
     });
     return this.started;
@@ -297,6 +334,11 @@ export class EnginePool {
     };
   }
 
+  /** Sentences waiting for a worker, over every request (tracing, benchmarks). */
+  queuedSentences(): number {
+    return this.scheduler.queuedSentences;
+  }
+
   /** Process ids of the live workers (operations, tests). */
   workerPids(): number[] {
     return [...this.workers].map((worker) => worker.pid).filter((pid) => pid > 0);
@@ -305,9 +347,9 @@ export class EnginePool {
   /**
    * Sentence by sentence, in order. Nothing happens until the first `next()`, which is
    * where EngineBusyError and EngineStoppedError surface. When the consumer stops early
-   * (`return()`, `break`) or `signal` aborts, the worker is told to stop between
-   * sentences and the iteration ends without error; the slot and the worker are free
-   * once the worker confirms.
+   * (`return()`, `break`) or `signal` aborts, no further sentence of it is handed to a
+   * worker and the iteration ends without error; the slot is free once the sentences
+   * already running end.
    */
   synthesize(
     request: EngineSynthesisRequest,
@@ -318,17 +360,18 @@ export class EnginePool {
 
   /** The whole text as one buffer; throws the signal's reason if it aborts (never partial audio). */
   async synthesizeAll(request: EngineSynthesisRequest, signal?: AbortSignal): Promise<EngineAudio> {
-    const run: { job?: WorkerJob } = {};
+    const started: { run?: SynthesisRun } = {};
     const sentences: EngineSentence[] = [];
-    for await (const sentence of this.stream(request, signal, (job) => (run.job = job))) {
+    for await (const sentence of this.stream(request, signal, (run) => (started.run = run))) {
       sentences.push(sentence);
     }
     signal?.throwIfAborted();
+    const startedAt = started.run?.startedAt;
     return {
       pcm: concatPcm(sentences.map((sentence) => sentence.pcm)),
       sampleRate: sentences[0]?.sampleRate ?? 0,
       sentenceCount: sentences.length,
-      synthesisMs: run.job ? performance.now() - run.job.startedAt : 0,
+      synthesisMs: startedAt === undefined ? 0 : performance.now() - startedAt,
     };
   }
 
@@ -340,23 +383,20 @@ export class EnginePool {
   ): Promise<PhonemizedSentence[]> {
     this.assertAccepting();
     const release = await this.limiter.acquire();
-    let job: WorkerJob | undefined;
     try {
-      const worker = await this.acquireWorker();
-      if (worker) {
-        job = this.startJob(worker, 'phonemize', {
-          type: 'phonemize',
-          modelPath,
-          configPath,
-          text,
-        });
-        job.releaseSlot = release;
-      }
+      return await new Promise<PhonemizedSentence[]>((resolve, reject) => {
+        const call: PhonemizeCall = {
+          id: this.nextRequestId++,
+          message: { type: 'phonemize', modelPath, configPath, text },
+          resolve,
+          reject,
+        };
+        this.scheduler.addQuickJob({ kind: 'phonemize', call });
+        this.dispatch();
+      });
     } finally {
-      if (!job) release();
+      release();
     }
-    if (!job) throw new EngineStoppedError();
-    return job.result();
   }
 
   /**
@@ -389,14 +429,14 @@ export class EnginePool {
     this.state = 'stopped';
     for (const timer of this.restartTimers) clearTimeout(timer);
     this.restartTimers.clear();
-    for (const waiter of this.workerWaiters.splice(0)) {
-      waiter.detach();
-      waiter.reject(stoppedError);
+    for (const run of [...this.runs]) this.failRun(run, 'stopped', stoppedError);
+    for (const job of this.scheduler.clear()) {
+      if (job.kind === 'phonemize') job.call.reject(stoppedError);
     }
     const exits: Promise<void>[] = [];
     for (const worker of this.workers) {
       worker.killedFor = 'shutdown';
-      worker.job?.fail('stopped', stoppedError);
+      this.endJob(worker.job, { outcome: 'stopped', error: stoppedError });
       exits.push(this.endWorker(worker));
     }
     await Promise.all(exits);
@@ -421,7 +461,7 @@ export class EnginePool {
   private async *stream(
     request: EngineSynthesisRequest,
     signal: AbortSignal | undefined,
-    onStart?: (job: WorkerJob) => void,
+    onStart?: (run: SynthesisRun) => void,
   ): AsyncGenerator<EngineSentence, void, undefined> {
     this.assertAccepting();
     let release: ReleaseSlot;
@@ -431,154 +471,312 @@ export class EnginePool {
       if (signal?.aborted) return;
       throw error;
     }
-    let job: WorkerJob | undefined;
+    if (signal?.aborted) {
+      release();
+      return;
+    }
+    // Only the contract's fields cross to the worker (a DTO instance may carry more).
+    const { modelPath, configPath, text, options } = request;
+    const run = new SynthesisRun(
+      this.nextRequestId++,
+      { modelPath, configPath, text, options },
+      release,
+    );
+    this.runs.add(run);
+    onStart?.(run);
+    const cancel = (): void => this.cancelRun(run);
+    signal?.addEventListener('abort', cancel, { once: true });
     try {
-      const worker = await this.acquireWorker(signal);
-      if (!worker) return;
-      // Only the contract's fields cross to the worker (a DTO instance may carry more).
-      const { modelPath, configPath, text, options } = request;
-      const started = this.startJob(worker, 'synthesize', {
-        type: 'synthesize',
-        request: { modelPath, configPath, text, options },
-      });
-      started.releaseSlot = release;
-      job = started;
-      onStart?.(started);
-      const cancel = (): void => started.cancel();
-      signal?.addEventListener('abort', cancel, { once: true });
-      try {
-        if (signal?.aborted) return;
-        for (;;) {
-          const sentence = await started.next();
-          if (!sentence) return;
-          yield sentence;
-        }
-      } finally {
-        signal?.removeEventListener('abort', cancel);
+      this.scheduler.addRequest(run);
+      this.dispatch();
+      for (;;) {
+        const sentence = await run.next();
+        if (!sentence) return;
+        yield sentence;
       }
     } finally {
-      // Still running means the consumer stopped early: the slot goes back when the
-      // worker confirms the cancel (or the job's timeout kills it).
-      if (job) job.cancel();
-      else release();
+      signal?.removeEventListener('abort', cancel);
+      // Still running means the consumer stopped early.
+      this.cancelRun(run);
     }
   }
 
-  /** The oldest idle worker, or a FIFO wait for one; undefined if `signal` aborts first. */
-  private acquireWorker(signal?: AbortSignal): Promise<PoolWorker | undefined> {
-    if (signal?.aborted) return Promise.resolve(undefined);
-    if (this.state === 'stopped') return Promise.reject(new EngineStoppedError());
-    for (const worker of this.workers) {
-      if (worker.state === 'idle') {
-        worker.state = 'busy';
-        return Promise.resolve(worker);
+  /**
+   * Hands waiting work to idle workers until one or the other runs out. Called whenever
+   * work arrives or a worker frees up.
+   */
+  private dispatch(): void {
+    if (this.state === 'stopped') return;
+    for (;;) {
+      const idle = [...this.workers].filter((worker) => worker.state === 'idle');
+      if (idle.length === 0) return;
+      const work = this.scheduler.next();
+      if (!work) return;
+      if (work.kind === 'quick') {
+        this.startPhonemize(work.job.call, idle);
+      } else if (!work.request.planStarted) {
+        this.startPlan(work.request, idle);
+      } else {
+        this.startSentence(work.request, idle);
       }
     }
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        const index = this.workerWaiters.indexOf(waiter);
-        if (index >= 0) this.workerWaiters.splice(index, 1);
-        resolve(undefined);
-      };
-      const waiter: WorkerWaiter = {
-        resolve,
-        reject,
-        detach: () => signal?.removeEventListener('abort', onAbort),
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.workerWaiters.push(waiter);
-    });
   }
 
-  /** A worker finished a job or its preload and is healthy: to the next waiter, or idle. */
-  private releaseWorker(worker: PoolWorker): void {
-    if (worker.state === 'exited') return;
-    const waiter = this.workerWaiters.shift();
-    if (waiter) {
-      worker.state = 'busy';
-      waiter.detach();
-      waiter.resolve(worker);
-    } else {
-      worker.state = 'idle';
-    }
+  /** An idle worker that has the voice loaded if there is one (loading one costs ~2 s, §8). */
+  private pickWorker(idle: PoolWorker[], modelPath: string): PoolWorker {
+    return idle.find((worker) => worker.voices.has(modelPath)) ?? idle[0];
   }
 
-  private startJob(worker: PoolWorker, kind: JobKind, message: JobMessage): WorkerJob {
-    const id = this.nextJobId++;
-    const job = new WorkerJob(
-      id,
-      kind,
-      worker,
-      () => this.send(worker, { type: 'cancel', jobId: id }),
-      (settled, outcome, error) => this.onJobSettled(settled, outcome, error),
+  /** Plans the request on a worker, which goes on with its first sentence in the same job. */
+  private startPlan(run: SynthesisRun, idle: PoolWorker[]): void {
+    const { modelPath } = run.request;
+    const worker = this.pickWorker(idle, modelPath);
+    run.planStarted = true;
+    run.startedAt = performance.now();
+    run.timer = setTimeout(() => this.onRunTimeout(run), this.options.timeoutMs);
+    this.options.onDispatch?.({ kind: 'plan', requestId: run.id, workerPid: worker.pid });
+    const wide = worker.wideVoices.has(modelPath) && this.aloneOnPool(worker);
+    const onPlanned = (sentences: PhonemizedSentence[]): void => {
+      if (run.settled || run.cancelled) return;
+      run.sentences = sentences;
+      run.nextToDispatch = 1;
+      this.options.onDispatch?.({
+        kind: 'sentence',
+        requestId: run.id,
+        sentenceIndex: 0,
+        workerPid: worker.pid,
+        wide: wide && sentences.length === 1,
+      });
+      // The other sentences go to the other workers now.
+      this.dispatch();
+    };
+    const message: JobMessage = { type: 'plan', request: run.request, wide };
+    const job = this.startJob(worker, message, (end) => this.onSentenceEnd(run, job, 0, end));
+    job.onPlanned = onPlanned;
+    run.running.add(job);
+  }
+
+  /** No other worker is busy and nothing waits: a sentence started now would leave cores idle. */
+  private aloneOnPool(worker: PoolWorker): boolean {
+    return (
+      this.scheduler.queuedSentences === 0 &&
+      this.scheduler.queuedQuickJobs === 0 &&
+      [...this.workers].every((other) => other === worker || other.state !== 'busy')
     );
+  }
+
+  /** A plan's or a sentence's job ended: deliver the audio, or fail the request. */
+  private onSentenceEnd(run: SynthesisRun, job: WorkerJob, index: number, end: JobEnd): void {
+    run.running.delete(job);
+    if (run.settled) return;
+    const sentence = run.sentences?.[index];
+    if ('error' in end) {
+      this.failRun(run, end.outcome, end.error, job.worker.pid);
+    } else if (end.reply.type === 'audio' && sentence) {
+      run.sentenceCount += 1;
+      run.lastWorkerPid = job.worker.pid;
+      const { pcm, sampleRate, inferenceMs } = end.reply;
+      run.deliver({ index, ...sentence, pcm, sampleRate, inferenceMs });
+      if (run.complete) this.settleRun(run, 'done');
+    } else if (end.reply.type === 'audio') {
+      // The plan's sentence of a request cancelled before its plan came back.
+      run.sentenceCount += 1;
+    } else {
+      this.failRun(run, 'error', replyError(end.reply), job.worker.pid);
+    }
+    this.settleIfCancelled(run);
+  }
+
+  private startSentence(run: SynthesisRun, idle: PoolWorker[]): void {
+    const { sentences } = run;
+    if (!sentences) return;
+    const index = run.nextToDispatch++;
+    const { phonemeIds } = sentences[index];
+    const { modelPath, configPath, options } = run.request;
+    const worker = this.pickWorker(idle, modelPath);
+    const wide = worker.wideVoices.has(modelPath) && this.aloneOnPool(worker);
+    this.options.onDispatch?.({
+      kind: 'sentence',
+      requestId: run.id,
+      sentenceIndex: index,
+      workerPid: worker.pid,
+      wide,
+    });
+    const message: JobMessage = {
+      type: 'sentence',
+      sentence: { modelPath, configPath, options, phonemeIds, wide },
+    };
+    const job = this.startJob(worker, message, (end) => this.onSentenceEnd(run, job, index, end));
+    run.running.add(job);
+  }
+
+  private startPhonemize(call: PhonemizeCall, idle: PoolWorker[]): void {
+    const worker = this.pickWorker(idle, call.message.modelPath);
+    const startedAt = performance.now();
+    this.options.onDispatch?.({ kind: 'phonemize', requestId: call.id, workerPid: worker.pid });
+    const job = this.startJob(worker, call.message, (end) => {
+      clearTimeout(timer);
+      let outcome: JobOutcome = 'done';
+      if ('error' in end) {
+        outcome = end.outcome;
+        call.reject(end.error);
+      } else if (end.reply.type === 'phonemes') {
+        call.resolve(end.reply.sentences);
+      } else {
+        outcome = 'error';
+        call.reject(replyError(end.reply));
+      }
+      this.options.onJobSettled?.({
+        kind: 'phonemize',
+        workerPid: worker.pid,
+        outcome,
+        sentenceCount: 0,
+        durationMs: performance.now() - startedAt,
+      });
+    });
+    const timer = setTimeout(() => {
+      if (job.ended) return;
+      this.logger.warn(
+        `synthesis worker ${worker.pid}: phonemize ran past ${this.options.timeoutMs} ms; killing and replacing it`,
+      );
+      this.killForTimeout(worker);
+      this.endJob(job, {
+        outcome: 'timeout',
+        error: new SynthesisTimeoutError(this.options.timeoutMs),
+      });
+    }, this.options.timeoutMs);
+  }
+
+  /**
+   * Stops handing out the request's sentences and drops its audio. It settles (and
+   * gives its slot back) once none of its jobs runs any more: at once if none does,
+   * else when the last one ends (at most one sentence per worker).
+   */
+  private cancelRun(run: SynthesisRun): void {
+    if (run.settled || run.cancelled || run.complete) return;
+    run.cancelled = true;
+    run.dropAudio();
+    run.notify();
+    this.scheduler.removeRequest(run);
+    this.settleIfCancelled(run);
+  }
+
+  private settleIfCancelled(run: SynthesisRun): void {
+    if (run.cancelled && !run.settled && run.running.size === 0) this.settleRun(run, 'cancelled');
+  }
+
+  /** Fails the request at once; its jobs still running end on their own (or are killed by the caller). */
+  private failRun(run: SynthesisRun, outcome: JobOutcome, error: Error, workerPid?: number): void {
+    if (run.settled) return;
+    run.error = error;
+    if (workerPid !== undefined) run.lastWorkerPid = workerPid;
+    run.dropAudio();
+    run.notify();
+    this.settleRun(run, outcome);
+  }
+
+  private settleRun(run: SynthesisRun, outcome: JobOutcome): void {
+    if (run.settled) return;
+    run.settled = true;
+    clearTimeout(run.timer);
+    this.scheduler.removeRequest(run);
+    this.runs.delete(run);
+    const durationMs = run.startedAt === undefined ? 0 : performance.now() - run.startedAt;
+    if (outcome === 'done') this.averageRequestMs = 0.8 * this.averageRequestMs + 0.2 * durationMs;
+    run.notify();
+    this.options.onJobSettled?.({
+      kind: 'synthesize',
+      workerPid: run.lastWorkerPid,
+      outcome,
+      sentenceCount: run.sentenceCount,
+      durationMs,
+    });
+    run.releaseSlot();
+  }
+
+  private onRunTimeout(run: SynthesisRun): void {
+    if (run.settled) return;
+    const workers = [...run.running].map((job) => job.worker);
+    this.logger.warn(
+      `synthesis request ${run.id} ran past ${this.options.timeoutMs} ms` +
+        (workers.length > 0
+          ? `; killing and replacing worker(s) ${workers.map((worker) => worker.pid).join(', ')}`
+          : ''),
+    );
+    this.failRun(
+      run,
+      'timeout',
+      new SynthesisTimeoutError(this.options.timeoutMs),
+      workers[0]?.pid,
+    );
+    for (const worker of workers) this.killForTimeout(worker);
+  }
+
+  private killForTimeout(worker: PoolWorker): void {
+    worker.killedFor = 'timeout';
+    worker.child.kill('SIGKILL');
+  }
+
+  /** Starts a job on an idle worker (or a starting one, for its preload). */
+  private startJob(
+    worker: PoolWorker,
+    message: JobMessage,
+    onEnd: (end: JobEnd) => void,
+  ): WorkerJob {
+    const job: WorkerJob = { id: this.nextJobId++, worker, onEnd, ended: false };
     worker.job = job;
-    if (message.type === 'preload')
+    if (message.type === 'preload') {
       for (const voice of message.voices) worker.voices.add(voice.modelPath);
-    else if (message.type === 'synthesize') worker.voices.add(message.request.modelPath);
-    else worker.voices.add(message.modelPath);
-    // A preloading worker stays 'starting': no request may be handed to it yet.
-    if (kind !== 'preload') worker.state = 'busy';
+    } else {
+      const modelPath =
+        message.type === 'plan'
+          ? message.request.modelPath
+          : message.type === 'sentence'
+            ? message.sentence.modelPath
+            : message.modelPath;
+      worker.voices.add(modelPath);
+      // A preloading worker stays 'starting': no request may be handed to it yet.
+      worker.state = 'busy';
+    }
     if (worker.child.exitCode !== null || worker.child.signalCode !== null) {
-      // The worker died between being handed over and getting its job.
-      job.fail('crashed', new WorkerCrashedError('exited before the job started'));
+      // The worker died and its exit has not been handled yet.
+      queueMicrotask(() =>
+        this.endJob(job, {
+          outcome: 'crashed',
+          error: new WorkerCrashedError('exited before the job started'),
+        }),
+      );
       return job;
     }
-    if (kind !== 'preload') {
-      job.timer = setTimeout(() => this.onJobTimeout(job), this.options.timeoutMs);
-    }
     try {
-      this.send(worker, { ...message, jobId: id });
+      this.send(worker, { ...message, jobId: job.id });
     } catch (error) {
       // Options that cannot be cloned (a function, a symbol): the request's fault, not the worker's.
-      job.fail('error', error instanceof Error ? error : new Error(String(error)));
+      const failure = error instanceof Error ? error : new Error(String(error));
+      queueMicrotask(() => this.endJob(job, { outcome: 'error', error: failure }));
     }
     return job;
   }
 
-  private onJobTimeout(job: WorkerJob): void {
-    if (job.settled) return;
-    const { worker } = job;
-    this.logger.warn(
-      `synthesis worker ${worker.pid}: ${job.kind} ran past ${this.options.timeoutMs} ms; killing and replacing it`,
-    );
-    worker.killedFor = 'timeout';
-    job.fail('timeout', new SynthesisTimeoutError(this.options.timeoutMs));
-    worker.child.kill('SIGKILL');
-  }
-
-  private onJobSettled(job: WorkerJob, outcome: JobOutcome, error?: Error): void {
-    clearTimeout(job.timer);
+  /**
+   * Ends a job once: the worker is free again unless it died or is being killed, the
+   * job's owner hears how it ended, and waiting work goes to the freed worker.
+   */
+  private endJob(job: WorkerJob | undefined, end: JobEnd): void {
+    if (!job || job.ended) return;
+    job.ended = true;
     const { worker } = job;
     if (worker.job === job) worker.job = undefined;
-    const durationMs = performance.now() - job.startedAt;
-    const workerHealthy = outcome === 'done' || outcome === 'cancelled' || outcome === 'error';
-    if (job.kind === 'preload') {
-      worker.ready = outcome === 'done';
-      worker.settleStartup(error);
-      if (worker.ready) this.failedStarts = 0;
-      else if (workerHealthy) {
-        this.logger.error(
-          `synthesis worker ${worker.pid}: preloading voices failed: ${error?.message}`,
-        );
-      }
-    } else {
-      if (outcome === 'done') this.averageJobMs = 0.8 * this.averageJobMs + 0.2 * durationMs;
-      this.options.onJobSettled?.({
-        kind: job.kind,
-        workerPid: worker.pid,
-        outcome,
-        sentenceCount: job.sentenceCount,
-        durationMs,
-      });
-    }
-    if (workerHealthy) this.releaseWorker(worker);
-    job.releaseSlot?.();
+    const workerHealthy = !('error' in end) || end.outcome === 'error';
+    if (workerHealthy && worker.state === 'busy' && !worker.killedFor) worker.state = 'idle';
+    job.onEnd(end);
+    this.dispatch();
   }
 
   private spawnWorker(): PoolWorker {
     const { file, execArgv, env } = workerProcess();
-    const child = fork(file, [String(this.options.intraOpThreads)], {
+    const threads = [this.options.intraOpThreads, this.options.idleIntraOpThreads ?? 0];
+    const child = fork(file, threads.map(String), {
       execArgv,
       env,
       serialization: 'advanced',
@@ -592,6 +790,7 @@ export class EnginePool {
       state: 'starting',
       ready: false,
       voices: new Set(),
+      wideVoices: new Set(),
       job: undefined,
       killedFor: undefined,
       exited: new Promise<void>((resolve) => (markExited = resolve)),
@@ -620,18 +819,42 @@ export class EnginePool {
     return worker;
   }
 
+  private startPreload(worker: PoolWorker): void {
+    this.startJob(worker, { type: 'preload', voices: this.preload }, (end) => {
+      let error: Error | undefined;
+      if ('error' in end) error = end.error;
+      else if (end.reply.type !== 'done') error = replyError(end.reply);
+      worker.ready = error === undefined;
+      if (worker.ready && (this.options.idleIntraOpThreads ?? 0) > 0) {
+        for (const voice of this.preload) worker.wideVoices.add(voice.modelPath);
+      }
+      worker.settleStartup(error);
+      if (worker.ready) this.failedStarts = 0;
+      else if (!('error' in end)) {
+        this.logger.error(
+          `synthesis worker ${worker.pid}: preloading voices failed: ${error?.message}`,
+        );
+      }
+      // A worker whose preload failed still serves (it loads voices on demand).
+      if (!('error' in end) && worker.state === 'starting') worker.state = 'idle';
+    });
+  }
+
   private onReply(worker: PoolWorker, reply: WorkerReply): void {
     switch (reply.type) {
       case 'ready':
         if (this.state === 'stopped') return; // being ended already
-        this.startJob(worker, 'preload', { type: 'preload', voices: this.preload });
+        this.startPreload(worker);
         return;
       case 'warning':
         this.logger.warn(`synthesis worker ${worker.pid}: ${reply.message}`);
         return;
+      case 'planned':
+        if (worker.job?.id === reply.jobId) worker.job.onPlanned?.(reply.sentences);
+        return;
       default:
-        // A reply for a job that already ended (timed out, cancelled) is dropped.
-        if (worker.job?.id === reply.jobId) worker.job.accept(reply);
+        // A reply for a job that already ended (killed at a timeout) is dropped.
+        if (worker.job?.id === reply.jobId) this.endJob(worker.job, { reply });
     }
   }
 
@@ -645,7 +868,7 @@ export class EnginePool {
     worker.state = 'exited';
     this.workers.delete(worker);
     const how = signal ? `killed by ${signal}` : `exit code ${code}`;
-    worker.job?.fail('crashed', new WorkerCrashedError(how));
+    this.endJob(worker.job, { outcome: 'crashed', error: new WorkerCrashedError(how) });
     worker.settleStartup(
       this.state === 'stopped'
         ? new EngineStoppedError()
@@ -685,10 +908,21 @@ export class EnginePool {
   }
 
   private retryAfterSeconds(): number {
-    const parallel = Math.min(this.limiter.maxConcurrent, this.options.workers);
-    const aheadMs = (this.averageJobMs * (this.limiter.active + this.limiter.queued)) / parallel;
+    // Requests share the workers sentence by sentence: the queue ahead drains at
+    // about `workers` requests' worth of work per average request time.
+    const aheadMs =
+      (this.averageRequestMs * (this.limiter.active + this.limiter.queued)) /
+      Math.min(this.limiter.maxConcurrent, this.options.workers);
     return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Math.ceil(aheadMs / 1000)));
   }
+}
+
+/** A reply that ended a job other than as expected, as the error it stands for. */
+function replyError(reply: JobReply): Error {
+  if (reply.type === 'error') {
+    return new WorkerReportedError(reply.error.code, reply.error.message, reply.error.name);
+  }
+  return new Error(`unexpected reply ${reply.type} from a synthesis worker`);
 }
 
 /**

@@ -5,6 +5,7 @@
  * had SHUTDOWN_TIMEOUT_MS to finish.
  */
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { Settings } from '../config/settings';
 import { Metrics } from '../metrics/metrics.service';
@@ -31,6 +32,7 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
     this.pool = new EnginePool({
       workers: settings.WORKERS,
       intraOpThreads: settings.workerThreads,
+      idleIntraOpThreads: idleWorkerThreads(settings.workerThreads),
       maxConcurrent: settings.MAX_CONCURRENT_REQUESTS,
       maxQueue: settings.MAX_QUEUE,
       timeoutMs: settings.SYNTH_TIMEOUT_MS,
@@ -131,4 +133,19 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
   workerPids(): number[] {
     return this.pool.workerPids();
   }
+}
+
+/**
+ * The thread budget. Under load the best split is WORKERS = cores with one intra-op
+ * thread each (two one-thread sessions do more than one two-thread session, and the
+ * cores are never oversubscribed), and sentence scheduling spreads one long request
+ * over every worker. What that split loses is a lone one-sentence request on an idle
+ * server (about 205 ms with one thread against 145 ms with two, contract §8), so each
+ * worker also keeps a session with every core of each preloaded voice and runs on it a
+ * sentence that starts while every other worker is idle. None when the workers already
+ * use every core.
+ */
+function idleWorkerThreads(workerThreads: number): number {
+  const cores = availableParallelism();
+  return workerThreads < cores ? cores : 0;
 }

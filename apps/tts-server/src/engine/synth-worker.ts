@@ -5,8 +5,9 @@
  * Loading a voice costs over ten times one synthesis (../shared/PIPER_CONTRACT.md §8),
  * so a worker lives long and keeps every voice it has loaded, by model path. It runs
  * one job at a time (its onnxruntime session already uses the worker's share of the
- * cores); a `cancel` is handled at once and stops the running synthesis between
- * sentences.
+ * cores). A job is small: plan a request (check options, phonemize, cut into
+ * sentences) or synthesize one sentence; the pool decides which request's sentence
+ * comes next, so cancelling a request is the pool not sending its next sentence.
  *
  * Nothing a request contains may end the process: every job catches its errors and
  * reports them as `{type: 'error'}`. A real bug that escapes (an uncaught exception)
@@ -16,17 +17,25 @@
  * so no worker outlives its server.
  *
  * argv[2]: onnxruntime intra-op threads per voice session (0 = onnxruntime's default).
+ * argv[3]: intra-op threads of a second, wide session of each preloaded voice, used for
+ * a sentence the pool runs while every other worker is idle (0 or absent: none).
+ * onnxruntime fixes a session's threads when it is created, so a worker that should
+ * use one core under load and every core when alone needs two sessions.
  */
 import {
+  EmptyTextError,
+  floatToPcm16,
   MAX_PHONEMES_PER_INFERENCE,
   PiperError,
   PiperVoice,
+  splitAtClauses,
   splitOverlongSentence,
 } from '@app/piper';
 import type { EngineSynthesisRequest, PhonemizedSentence } from './piper-engine';
 import {
   INTERNAL_ERROR_CODE,
   type ReportedError,
+  type SentenceJob,
   type VoicePaths,
   type WorkerReply,
   type WorkerRequest,
@@ -38,6 +47,7 @@ if (!process.send) {
 }
 
 const intraOpThreads = Number(process.argv[2] ?? 0) || 0;
+const wideIntraOpThreads = Number(process.argv[3] ?? 0) || 0;
 
 /** Resolves once the reply is handed to the channel (or the channel is gone). */
 function send(reply: WorkerReply): Promise<void> {
@@ -57,51 +67,102 @@ const logger = {
 
 const voices = new Map<string, Promise<PiperVoice>>();
 
-function loadVoice({ modelPath, configPath }: VoicePaths): Promise<PiperVoice> {
-  let voice = voices.get(modelPath);
+function loadVoice({ modelPath, configPath }: VoicePaths, wide = false): Promise<PiperVoice> {
+  const threads = wide && wideIntraOpThreads > 0 ? wideIntraOpThreads : intraOpThreads;
+  const key = `${threads}:${modelPath}`;
+  let voice = voices.get(key);
   if (!voice) {
-    const loading = PiperVoice.load(modelPath, { configPath, intraOpThreads, logger });
-    voices.set(modelPath, loading);
+    const loading = PiperVoice.load(modelPath, { configPath, intraOpThreads: threads, logger });
+    voices.set(key, loading);
     // A voice that failed to load is forgotten, so a later request tries again
     // (the files may have been fixed) instead of getting a stale error forever.
     loading.catch(() => {
-      if (voices.get(modelPath) === loading) voices.delete(modelPath);
+      if (voices.get(key) === loading) voices.delete(key);
     });
     voice = loading;
   }
   return voice;
 }
 
-async function synthesize(
-  jobId: number,
-  { modelPath, configPath, text, options }: EngineSynthesisRequest,
-  signal: AbortSignal,
-): Promise<void> {
-  let sentenceCount = 0;
-  if (!signal.aborted) {
-    const voice = await loadVoice({ modelPath, configPath });
-    for await (const sentence of voice.synthesize(text, { ...options, signal })) {
-      sentenceCount += 1;
-      if (signal.aborted) break;
-      const { index, phonemes, phonemeIds, pcm, sampleRate, inferenceMs } = sentence;
-      await send({
-        type: 'sentence',
-        jobId,
-        sentence: { index, phonemes, phonemeIds, pcm, sampleRate, inferenceMs },
-      });
-    }
+/**
+ * A request's sentences exactly as PiperVoice.synthesize would speak them: empty ones
+ * dropped, overlong ones cut, a long first sentence cut at clauses when asked. The
+ * options are checked first by PiperVoice itself: its generator validates everything
+ * before it synthesizes anything and stops at once on an aborted signal, so a probe on
+ * a one-word text throws the same typed errors a real synthesis would, at the cost of
+ * phonemizing one word.
+ */
+async function plan({
+  modelPath,
+  configPath,
+  text,
+  options,
+}: EngineSynthesisRequest): Promise<PhonemizedSentence[]> {
+  const voice = await loadVoice({ modelPath, configPath });
+  try {
+    await voice.synthesize('a', { ...options, signal: AbortSignal.abort() }).next();
+  } catch (error) {
+    if (!(error instanceof EmptyTextError)) throw error;
   }
-  await send({ type: 'done', jobId, sentenceCount, cancelled: signal.aborted });
+  if (typeof text !== 'string') throw new EmptyTextError('text must be a string');
+  const sentences = phonemizeSentences(voice, text);
+  if (sentences.length === 0) throw new EmptyTextError();
+  const splitAbove = options.firstSentenceClauseSplitPhonemes;
+  if (splitAbove !== undefined && sentences[0].length > splitAbove) {
+    sentences.splice(0, 1, ...splitAtClauses(sentences[0]));
+  }
+  return sentences.map((phonemes) => ({ phonemes, phonemeIds: voice.phonemesToIds(phonemes) }));
+}
+
+/**
+ * One sentence's audio, as PiperVoice's own per-sentence step makes it (§5, §6): the
+ * request's scales over the voice's defaults, its speaker, peak-normalised int16 at its
+ * volume, then the sentence silence. The options were checked when the request was
+ * planned. The pool's specs compare this with PiperVoice in-process, bit for bit.
+ */
+async function synthesizeSentence({
+  modelPath,
+  configPath,
+  options,
+  phonemeIds,
+  wide,
+}: SentenceJob): Promise<{ pcm: Int16Array; sampleRate: number; inferenceMs: number }> {
+  const voice = await loadVoice({ modelPath, configPath }, wide);
+  const defaults = voice.config.inference;
+  const scales = {
+    noiseScale: options.noiseScale ?? defaults.noiseScale,
+    lengthScale: options.lengthScale ?? defaults.lengthScale,
+    noiseW: options.noiseW ?? defaults.noiseW,
+  };
+  const speakerId = voice.resolveSpeakerId(options.speaker);
+  const started = performance.now();
+  const audio = await voice.model.infer(phonemeIds, scales, speakerId);
+  const inferenceMs = performance.now() - started;
+  const speech = floatToPcm16(audio, options.volume ?? 1);
+  // Python's int(): truncation, so 0.5 s at 22050 Hz is exactly 11025 samples.
+  const silenceSamples = Math.trunc((options.sentenceSilenceSeconds ?? 0) * voice.sampleRate);
+  let pcm = speech;
+  if (silenceSamples > 0) {
+    pcm = new Int16Array(speech.length + silenceSamples);
+    pcm.set(speech);
+  }
+  return { pcm, sampleRate: voice.sampleRate, inferenceMs };
+}
+
+function phonemizeSentences(voice: PiperVoice, text: string): string[][] {
+  return voice
+    .phonemize(text)
+    .filter((sentence) => sentence.length > 0)
+    .flatMap((sentence) => splitOverlongSentence(sentence, MAX_PHONEMES_PER_INFERENCE));
 }
 
 /** The sentences exactly as `synthesize` would speak them (empty ones dropped, overlong ones cut). */
 async function phonemize(voicePaths: VoicePaths, text: string): Promise<PhonemizedSentence[]> {
   const voice = await loadVoice(voicePaths);
-  return voice
-    .phonemize(text)
-    .filter((sentence) => sentence.length > 0)
-    .flatMap((sentence) => splitOverlongSentence(sentence, MAX_PHONEMES_PER_INFERENCE))
-    .map((phonemes) => ({ phonemes, phonemeIds: voice.phonemesToIds(phonemes) }));
+  return phonemizeSentences(voice, text).map((phonemes) => ({
+    phonemes,
+    phonemeIds: voice.phonemesToIds(phonemes),
+  }));
 }
 
 function reportError(error: unknown): ReportedError {
@@ -114,18 +175,33 @@ function reportError(error: unknown): ReportedError {
   return { name: 'Error', code: INTERNAL_ERROR_CODE, message: String(error) };
 }
 
-type JobRequest = Exclude<WorkerRequest, { type: 'cancel' }>;
-
-async function runJob(request: JobRequest, signal: AbortSignal): Promise<void> {
+async function runJob(request: WorkerRequest): Promise<void> {
   const { jobId } = request;
   try {
     switch (request.type) {
       case 'preload':
-        for (const voice of request.voices) await loadVoice(voice);
-        await send({ type: 'done', jobId, sentenceCount: 0, cancelled: false });
+        for (const voice of request.voices) {
+          await loadVoice(voice);
+          if (wideIntraOpThreads > 0) await loadVoice(voice, true);
+        }
+        await send({ type: 'done', jobId });
         return;
-      case 'synthesize':
-        await synthesize(jobId, request.request, signal);
+      case 'plan': {
+        const sentences = await plan(request.request);
+        await send({ type: 'planned', jobId, sentences });
+        const { modelPath, configPath, options } = request.request;
+        const first = await synthesizeSentence({
+          modelPath,
+          configPath,
+          options,
+          phonemeIds: sentences[0].phonemeIds,
+          wide: request.wide && sentences.length === 1,
+        });
+        await send({ type: 'audio', jobId, ...first });
+        return;
+      }
+      case 'sentence':
+        await send({ type: 'audio', jobId, ...(await synthesizeSentence(request.sentence)) });
         return;
       case 'phonemize': {
         const { modelPath, configPath, text } = request;
@@ -143,20 +219,11 @@ async function runJob(request: JobRequest, signal: AbortSignal): Promise<void> {
   }
 }
 
-/** Jobs run one after another; a cancel reaches its job at once, queued or running. */
+/** The pool sends a job only to an idle worker; should two arrive, they run in turn. */
 let jobs: Promise<void> = Promise.resolve();
-const controllers = new Map<number, AbortController>();
 
 process.on('message', (request: WorkerRequest) => {
-  if (request.type === 'cancel') {
-    controllers.get(request.jobId)?.abort();
-    return;
-  }
-  const controller = new AbortController();
-  controllers.set(request.jobId, controller);
-  jobs = jobs
-    .then(() => runJob(request, controller.signal))
-    .finally(() => controllers.delete(request.jobId));
+  jobs = jobs.then(() => runJob(request));
 });
 
 process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,249 @@
+/**
+ * npm run bench:schedule — sentence scheduling in the built server, on the generated
+ * benchmark voice (the compute of a published medium voice), all on this machine:
+ *
+ * 1. parallel sentences: a 4-sentence text on an idle server with default settings
+ *    against a bare onnxruntime session synthesizing the same four sentences' ids one
+ *    after another with every core (target ≤ 0.77×);
+ * 2. fairness: one 50-sentence request with one-sentence requests arriving every
+ *    500 ms; p50/p99 latency of the short ones against the same short request on an
+ *    idle server (target p50 ≤ 2×);
+ * 3. throughput: audio-seconds synthesized per second with 8 concurrent clients, with
+ *    default settings against the best worker × thread split of a sweep (target ≥ 90%).
+ *
+ * Requires `npm run build` first. BENCH_PARTS=1,2 runs only those parts. Timings are
+ * printed, never asserted; on a shared machine run it when the load is low, and more
+ * than once.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { PiperVoice, writeBenchVoice } from '@app/piper';
+import { startBuiltServer, type BuiltServer } from '../test/support/processes';
+import { median, percentile, postJson } from './support';
+
+const CORES = availableParallelism();
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
+const LONG_SENTENCES = 50;
+const SHORT_EVERY_MS = 500;
+const THROUGHPUT_REQUESTS = Number(process.env.BENCH_THROUGHPUT_REQUESTS ?? 32);
+const CLIENTS = 8;
+/** Which parts to run, e.g. BENCH_PARTS=1,2 (default all three). */
+const PARTS = new Set((process.env.BENCH_PARTS ?? '1,2,3').split(','));
+
+const FOUR_SENTENCES =
+  'The brown fox jumps over the lazy dog. A quiet river runs past the old mill. ' +
+  'Bring your coat, it may rain tonight. We will meet again in the morning.';
+/** One sentence, numbered so that no two requests are alike. */
+function short(label: string): string {
+  return `The brown fox number ${label} jumps over the lazy dog.`;
+}
+
+/** Server settings every run shares: no cache (every request is synthesized), no rate limit. */
+function serverEnv(modelDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    MODEL_DIR: modelDir,
+    ENABLE_CACHING: 'false',
+    RATE_LIMIT_REQUESTS: '100000000',
+    TTS_RATE_LIMIT_REQUESTS: '100000000',
+    MAX_TEXT_LENGTH: '10000',
+    MAX_QUEUE: '1000',
+    // A long request shares the workers with every other one; on a machine shared
+    // with other work the fairness run must not end in a 504.
+    SYNTH_TIMEOUT_MS: '600000',
+    ...extra,
+  };
+}
+
+async function stop(server: BuiltServer): Promise<void> {
+  server.process.kill('SIGTERM');
+  await server.exited;
+}
+
+async function timePost(url: string, text: string): Promise<{ ms: number; bytes: number }> {
+  const started = performance.now();
+  const res = await postJson(`${url}/tts`, { text });
+  if (res.status !== 200) throw new Error(`POST /tts answered ${res.status}`);
+  return { ms: performance.now() - started, bytes: res.bytes.length };
+}
+
+/** 1. A 4-sentence text: the server (sentences in parallel) against a bare session, sentences in turn. */
+async function parallelSentences(server: BuiltServer, modelPath: string): Promise<void> {
+  const voice = await PiperVoice.load(modelPath, { intraOpThreads: CORES });
+  const bare = await ort.InferenceSession.create(modelPath, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: CORES,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+  const { noiseScale, lengthScale, noiseW } = voice.config.inference;
+  const feeds = voice.phonemize(FOUR_SENTENCES).map((phonemes) => {
+    const ids = voice.phonemesToIds(phonemes);
+    return {
+      input: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+      input_lengths: new ort.Tensor('int64', BigInt64Array.of(BigInt(ids.length)), [1]),
+      scales: new ort.Tensor('float32', Float32Array.of(noiseScale, lengthScale, noiseW), [3]),
+    };
+  });
+  const serverMs: number[] = [];
+  const bareMs: number[] = [];
+  const timeBare = async (): Promise<number> => {
+    const started = performance.now();
+    for (const feed of feeds) await bare.run(feed);
+    return performance.now() - started;
+  };
+  try {
+    for (let round = 0; round < ROUNDS + 2; round++) {
+      // Alternate the order; the first two rounds warm both up.
+      let s: number;
+      let b: number;
+      if (round % 2 === 0) {
+        s = (await timePost(server.url, FOUR_SENTENCES)).ms;
+        b = await timeBare();
+      } else {
+        b = await timeBare();
+        s = (await timePost(server.url, FOUR_SENTENCES)).ms;
+      }
+      if (round >= 2) {
+        serverMs.push(s);
+        bareMs.push(b);
+      }
+    }
+  } finally {
+    await bare.release();
+    await voice.release();
+  }
+  const ratio = median(serverMs) / median(bareMs);
+  console.log(
+    `1. ${feeds.length}-sentence text, idle server (defaults) ${median(serverMs).toFixed(0)} ms, ` +
+      `bare session ${CORES} thread(s), sentences in turn ${median(bareMs).toFixed(0)} ms: ` +
+      `${ratio.toFixed(2)}× (target ≤ 0.77)`,
+  );
+}
+
+/** 2. Short requests every 500 ms while a 50-sentence request runs. */
+async function fairness(server: BuiltServer): Promise<void> {
+  const idle: number[] = [];
+  for (let round = 0; round < ROUNDS + 1; round++) {
+    const { ms } = await timePost(server.url, short(`${round}`));
+    if (round > 0) idle.push(ms);
+  }
+  const longText = Array.from(
+    { length: LONG_SENTENCES },
+    (_, i) => `This is sentence number ${i + 1} of a rather long text.`,
+  ).join(' ');
+  const busy: number[] = [];
+  // Kept, not left unhandled: the server must still be stopped when one fails.
+  const failures: unknown[] = [];
+  let longMs = 0;
+  for (let repeat = 0; repeat < 2; repeat++) {
+    let longDone = false;
+    const long = timePost(server.url, longText)
+      .then(
+        (result) => void (longMs = result.ms),
+        (error: unknown) => void failures.push(error),
+      )
+      .finally(() => (longDone = true));
+    const shorts: Promise<void>[] = [];
+    for (let n = 0; !longDone; n++) {
+      await new Promise((resolve) => setTimeout(resolve, SHORT_EVERY_MS));
+      if (longDone) break;
+      shorts.push(
+        timePost(server.url, short(`${repeat} ${n}`)).then(
+          (result) => void busy.push(result.ms),
+          (error: unknown) => void failures.push(error),
+        ),
+      );
+    }
+    await Promise.all(shorts);
+    await long;
+    if (failures.length > 0) throw failures[0];
+  }
+  const idleMs = median(idle);
+  const p50 = percentile(busy, 50);
+  const p99 = percentile(busy, 99);
+  console.log(
+    `2. one-sentence requests every ${SHORT_EVERY_MS} ms behind a ${LONG_SENTENCES}-sentence one ` +
+      `(${busy.length} samples, the long one took ${longMs.toFixed(0)} ms): ` +
+      `p50 ${p50.toFixed(0)} ms (${(p50 / idleMs).toFixed(2)}× idle, target ≤ 2), ` +
+      `p99 ${p99.toFixed(0)} ms (${(p99 / idleMs).toFixed(2)}×); idle median ${idleMs.toFixed(0)} ms`,
+  );
+}
+
+/** 3. Audio-seconds per second under 8 concurrent clients of 2-sentence texts. */
+async function throughput(
+  modelDir: string,
+  label: string,
+  split: Record<string, string>,
+): Promise<number> {
+  const server = await startBuiltServer(serverEnv(modelDir, split), tmpdir());
+  let audioSeconds = 0;
+  let next = 0;
+  const latencies: number[] = [];
+  // One request per client first, so that every worker has run the network once.
+  await Promise.all(Array.from({ length: CLIENTS }, (_, i) => timePost(server.url, `Warm ${i}.`)));
+  const started = performance.now();
+  try {
+    const client = async (): Promise<void> => {
+      while (next < THROUGHPUT_REQUESTS) {
+        const n = next++;
+        const { ms, bytes } = await timePost(
+          server.url,
+          `${short(`${n}`)} This is a second sentence.`,
+        );
+        latencies.push(ms);
+        audioSeconds += (bytes - 44) / 2 / 22050;
+      }
+    };
+    await Promise.all(Array.from({ length: CLIENTS }, client));
+  } finally {
+    await stop(server);
+  }
+  const rate = audioSeconds / ((performance.now() - started) / 1000);
+  console.log(
+    `   ${label}: ${rate.toFixed(1)} audio-s/s ` +
+      `(p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms)`,
+  );
+  return rate;
+}
+
+async function main(): Promise<void> {
+  const modelDir = await mkdtemp(join(tmpdir(), 'bench-schedule-'));
+  try {
+    const { modelPath } = await writeBenchVoice(modelDir);
+    console.log(`bench:schedule on ${CORES} cores, generated benchmark voice, ${ROUNDS} rounds`);
+    const server = await startBuiltServer(serverEnv(modelDir), tmpdir());
+    try {
+      if (PARTS.has('1')) await parallelSentences(server, modelPath);
+      if (PARTS.has('2')) await fairness(server);
+    } finally {
+      await stop(server);
+    }
+    if (!PARTS.has('3')) return;
+
+    console.log(`3. throughput, ${CLIENTS} concurrent clients, ${THROUGHPUT_REQUESTS} requests:`);
+    const defaults = await throughput(modelDir, 'defaults (WORKERS=cores, WORKER_THREADS=0)', {});
+    let best = { label: 'defaults', rate: defaults };
+    for (let workers = 1; workers <= CORES; workers++) {
+      for (let threads = 1; threads <= CORES; threads++) {
+        const label = `${workers} worker(s) × ${threads} thread(s)`;
+        const rate = await throughput(modelDir, label, {
+          WORKERS: String(workers),
+          WORKER_THREADS: String(threads),
+        });
+        if (rate > best.rate) best = { label, rate };
+      }
+    }
+    console.log(
+      `   defaults / best (${best.label}): ${((100 * defaults) / best.rate).toFixed(0)}% (target ≥ 90%)`,
+    );
+  } finally {
+    await rm(modelDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
