@@ -1,10 +1,8 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { PiperError } from '@app/piper';
 import { Settings } from '../config/settings';
-import { ApiKeyError } from '../common/http-errors';
-import { ApiKeys } from '../common/guards/api-key.guard';
+import { KeyRing } from '../common/guards/api-key.guard';
 
 /** ADMIN_API_KEY is not set: the admin routes are off (403). */
 export class AdminDisabledError extends PiperError {
@@ -18,25 +16,19 @@ export class AdminDisabledError extends PiperError {
 /**
  * Admin routes (installing and removing voices) need `Authorization: Bearer
  * <ADMIN_API_KEY>`, a key of its own: a synthesis key from API_KEYS is not enough.
- * Without ADMIN_API_KEY they are off. The comparison is of digests, in constant time.
+ * Without ADMIN_API_KEY they are off.
  */
 @Injectable()
 export class AdminKeyGuard implements CanActivate {
-  private readonly adminDigest: Buffer | undefined;
+  private readonly adminKey: KeyRing;
 
   constructor(settings: Settings) {
-    this.adminDigest = settings.ADMIN_API_KEY
-      ? createHash('sha256').update(settings.ADMIN_API_KEY).digest()
-      : undefined;
+    this.adminKey = new KeyRing(settings.ADMIN_API_KEY ? [settings.ADMIN_API_KEY] : []);
   }
 
   canActivate(context: ExecutionContext): boolean {
-    if (!this.adminDigest) throw new AdminDisabledError();
-    const header = context.switchToHttp().getRequest<Request>().headers.authorization;
-    const key = ApiKeys.bearerToken(header);
-    if (key === undefined) throw new ApiKeyError(true);
-    const offered = createHash('sha256').update(key).digest();
-    if (!timingSafeEqual(offered, this.adminDigest)) throw new ApiKeyError(false);
+    if (this.adminKey.isEmpty) throw new AdminDisabledError();
+    this.adminKey.authorize(context.switchToHttp().getRequest<Request>().headers.authorization);
     return true;
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { rm } from 'node:fs/promises';
-import { dirname, relative, resolve, sep } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { PiperError } from '@app/piper';
 import {
   VoiceCatalogue,
@@ -8,6 +8,7 @@ import {
   downloadVoice,
   isVoiceInstalled,
 } from '@app/voice-catalogue';
+import { isInside } from '../common/paths';
 import { Settings } from '../config/settings';
 import { VoiceRegistry } from '../models/voice-registry.service';
 
@@ -103,11 +104,5 @@ export class VoicesAdminService {
 
 /** Whether `path` lies strictly below `dir`. */
 function isBelow(path: string, dir: string): boolean {
-  const fromDir = relative(dir, resolve(path));
-  return (
-    fromDir !== '' &&
-    !fromDir.startsWith(`..${sep}`) &&
-    fromDir !== '..' &&
-    !fromDir.startsWith(sep)
-  );
+  return isInside(path, dir) && resolve(path) !== resolve(dir);
 }

@@ -4,7 +4,8 @@ import KeyvRedis from '@keyv/redis';
 import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
 import { realpath } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import { isInside } from '../common/paths';
 import { Settings } from '../config/settings';
 import { Metrics } from '../metrics/metrics.service';
 import { RedisConnection } from '../redis/redis-connection';
@@ -81,14 +82,6 @@ async function realpathOr(path: string): Promise<string> {
     const parent = resolve(path, '..');
     return parent === path ? path : join(await realpathOr(parent), basename(path));
   }
-}
-
-/** Whether `path` is `dir` or below it. */
-export function isInside(path: string, dir: string): boolean {
-  const fromDir = relative(dir, path);
-  return (
-    fromDir === '' || (fromDir !== '..' && !fromDir.startsWith(`..${sep}`) && !isAbsolute(fromDir))
-  );
 }
 
 /**

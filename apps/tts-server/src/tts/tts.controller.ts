@@ -25,6 +25,16 @@ import { PhonemizeDto, SynthesizeDto } from './dto/synthesize.dto';
 import { TtsService } from './tts.service';
 import { XCacheInterceptor } from './x-cache.interceptor';
 
+/** What the synthesis routes can answer, by format (see @app/audio-formats). */
+const AUDIO_CONTENT_TYPES = [
+  'audio/wav',
+  'audio/pcm',
+  'audio/mpeg',
+  'audio/ogg',
+  'audio/flac',
+  'audio/aac',
+];
+
 @ApiTags('tts')
 @ApiBearerAuth()
 @ApiKeyProtected()
@@ -44,6 +54,15 @@ import { XCacheInterceptor } from './x-cache.interceptor';
   description: 'Rate limited (Retry-After header)',
   type: ErrorEnvelopeDto,
 })
+// Every route here runs on the worker pool: it can be busy or time out.
+@ApiServiceUnavailableResponse({
+  description: 'All synthesis slots and queue places taken (Retry-After)',
+  type: ErrorEnvelopeDto,
+})
+@ApiGatewayTimeoutResponse({
+  description: 'Synthesis took longer than SYNTH_TIMEOUT_MS',
+  type: ErrorEnvelopeDto,
+})
 @Controller()
 export class TtsController {
   constructor(private readonly tts: TtsService) {}
@@ -55,18 +74,10 @@ export class TtsController {
   @ApiOperation({
     summary: 'Synthesize text to WAV, raw PCM, MP3, Opus, FLAC or AAC, whole or streamed',
   })
-  @ApiProduces('audio/wav', 'audio/pcm', 'audio/mpeg', 'audio/ogg', 'audio/flac', 'audio/aac')
+  @ApiProduces(...AUDIO_CONTENT_TYPES)
   @ApiOkResponse({
     description: 'The audio in the requested format (WAV by default); header X-Cache: HIT|MISS',
     schema: { type: 'string', format: 'binary' },
-  })
-  @ApiServiceUnavailableResponse({
-    description: 'All synthesis slots and queue places taken (Retry-After)',
-    type: ErrorEnvelopeDto,
-  })
-  @ApiGatewayTimeoutResponse({
-    description: 'Synthesis took longer than SYNTH_TIMEOUT_MS',
-    type: ErrorEnvelopeDto,
   })
   synthesize(
     @Body() dto: SynthesizeDto,
@@ -83,7 +94,7 @@ export class TtsController {
     description:
       'The parameters of POST /tts (except stream) as a query, with the same validation and limits; always the whole file, inline. Strong ETag (If-None-Match → 304) and byte ranges (Range → 206, Accept-Ranges: bytes).',
   })
-  @ApiProduces('audio/wav', 'audio/pcm', 'audio/mpeg', 'audio/ogg', 'audio/flac', 'audio/aac')
+  @ApiProduces(...AUDIO_CONTENT_TYPES)
   @ApiOkResponse({
     description:
       'The whole audio; headers ETag, Accept-Ranges, X-Cache: HIT|MISS, X-Cache-Tier: memory|disk on a hit',
@@ -98,14 +109,6 @@ export class TtsController {
   @ApiResponse({
     status: 416,
     description: 'The Range lies outside the audio (Content-Range: bytes */length)',
-    type: ErrorEnvelopeDto,
-  })
-  @ApiServiceUnavailableResponse({
-    description: 'All synthesis slots and queue places taken (Retry-After)',
-    type: ErrorEnvelopeDto,
-  })
-  @ApiGatewayTimeoutResponse({
-    description: 'Synthesis took longer than SYNTH_TIMEOUT_MS',
     type: ErrorEnvelopeDto,
   })
   synthesizeFromQuery(

@@ -12,19 +12,18 @@ export const ApiKeyProtected = (): MethodDecorator & ClassDecorator =>
   SetMetadata(API_KEY_PROTECTED, true);
 
 /**
- * The configured API keys, kept as SHA-256 digests and compared in constant time, so
+ * A set of secret keys, kept as SHA-256 digests and compared in constant time, so
  * neither the length nor the content of a key leaks through timing.
  */
-@Injectable()
-export class ApiKeys {
+export class KeyRing {
   private readonly digests: Buffer[];
 
-  constructor(settings: Settings) {
-    this.digests = settings.API_KEYS.map(digest);
+  constructor(keys: readonly string[]) {
+    this.digests = keys.map(digest);
   }
 
-  get required(): boolean {
-    return this.digests.length > 0;
+  get isEmpty(): boolean {
+    return this.digests.length === 0;
   }
 
   /** The Bearer token of an Authorization header, if it has one. */
@@ -32,14 +31,29 @@ export class ApiKeys {
     return /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
   }
 
-  /** A stable, non-secret id (hex digest) for a valid key; undefined for anything else. */
+  /** A stable, non-secret id (hex digest) for a key of the ring; undefined for anything else. */
   identify(key: string | undefined): string | undefined {
-    if (key === undefined || !this.required) return undefined;
+    if (key === undefined || this.isEmpty) return undefined;
     const offered = digest(key);
     // Every key is compared, so the time taken does not say which one came close.
     let valid = false;
     for (const known of this.digests) valid = timingSafeEqual(offered, known) || valid;
     return valid ? offered.toString('hex') : undefined;
+  }
+
+  /** Throws the 401 for a missing or unknown Bearer key in `authorization`. */
+  authorize(authorization: string | undefined): void {
+    const key = KeyRing.bearerToken(authorization);
+    if (key === undefined) throw new ApiKeyError(true);
+    if (this.identify(key) === undefined) throw new ApiKeyError(false);
+  }
+}
+
+/** The synthesis keys (API_KEYS); empty means the API is open. */
+@Injectable()
+export class ApiKeys extends KeyRing {
+  constructor(settings: Settings) {
+    super(settings.API_KEYS);
   }
 }
 
@@ -56,16 +70,13 @@ export class ApiKeyGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
-    if (!this.keys.required) return true;
+    if (this.keys.isEmpty) return true;
     const isProtected = this.reflector.getAllAndOverride<boolean | undefined>(API_KEY_PROTECTED, [
       context.getHandler(),
       context.getClass(),
     ]);
     if (!isProtected) return true;
-    const header = context.switchToHttp().getRequest<Request>().headers.authorization;
-    const key = ApiKeys.bearerToken(header);
-    if (key === undefined) throw new ApiKeyError(true);
-    if (this.keys.identify(key) === undefined) throw new ApiKeyError(false);
+    this.keys.authorize(context.switchToHttp().getRequest<Request>().headers.authorization);
     return true;
   }
 }

@@ -9,7 +9,7 @@ import {
   type ThrottlerStorage,
 } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
-import { ApiKeys } from './api-key.guard';
+import { ApiKeys, KeyRing } from './api-key.guard';
 
 /**
  * @nestjs/throttler's guard with two changes a client notices: a limit counts a
@@ -34,7 +34,7 @@ export class RateLimitGuard extends ThrottlerGuard {
   protected override getTracker(request: Record<string, unknown>): Promise<string> {
     const { headers, ip } = request as unknown as Request;
     // Only a valid key names a client: a made-up one must not buy a fresh budget.
-    const keyId = this.apiKeys.identify(ApiKeys.bearerToken(headers.authorization));
+    const keyId = this.apiKeys.identify(KeyRing.bearerToken(headers.authorization));
     return Promise.resolve(keyId ? `key:${keyId}` : `ip:${ip ?? 'unknown'}`);
   }
 
