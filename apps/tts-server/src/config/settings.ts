@@ -77,6 +77,43 @@ export class Settings {
   @Max(100_000)
   MAX_TEXT_LENGTH = 500;
 
+  /**
+   * How often MODEL_DIR is rescanned for voices added, replaced or removed, in
+   * milliseconds; 0 scans only at start. Polling rather than file-system events: it also
+   * sees changes made by other hosts on a shared (NFS, Kubernetes) volume.
+   */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  MODEL_RELOAD_INTERVAL_MS = 2000;
+
+  /** Different voices kept loaded in the workers at once (least recently used evicted first). */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  MAX_LOADED_VOICES = 8;
+
+  /**
+   * Estimated memory the loaded voices may take, every copy in every worker counted, in
+   * MiB; 0 = no memory bound (MAX_LOADED_VOICES only). The default voice is never evicted.
+   */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  VOICE_MEMORY_MB = 0;
+
+  /** Comma-separated voices loaded at start besides the default one (evictable later). */
+  @Transform(toList)
+  @IsString({ each: true })
+  @Matches(/^[A-Za-z0-9_-]+$/, {
+    each: true,
+    message: 'PRELOAD_VOICES must list voice names ([A-Za-z0-9_-]+)',
+  })
+  PRELOAD_VOICES: string[] = [];
+
+
   /** Voice used when a request names none; default: the first voice found. */
   @IsOptional()
   @Matches(/^[A-Za-z0-9_-]+$/, { message: 'DEFAULT_MODEL must be a voice name ([A-Za-z0-9_-]+)' })
