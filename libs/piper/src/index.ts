@@ -7,6 +7,7 @@ export * from './voice-config';
 export * from './phoneme-ids';
 export * from './audio';
 export * from './voice-model';
+export * from './onnx-envelope';
 export * from './piper-voice';
 export { EspeakPhonemizer } from './phonemize/espeak-phonemizer';
 export { phonemizeText, type PhonemizeOptions } from './phonemize/phonemize';

@@ -275,6 +275,143 @@ describe(VoiceRegistry.name, () => {
     });
   });
 
+  describe('validation and rescans', () => {
+    it('lists every invalid voice with its reasons, and serves the valid ones', async () => {
+      await writeTestVoice(modelDir, { name: 'good' });
+      const truncated = await writeTestVoice(modelDir, { name: 'truncated' });
+      const bytes = await readFile(truncated.modelPath);
+      await writeFile(truncated.modelPath, bytes.subarray(0, bytes.length - 10));
+      const orphan = await writeTestVoice(modelDir, { name: 'orphan' });
+      await rm(orphan.configPath);
+      const bad = await writeTestVoice(modelDir, { name: 'bad-speaker', speakers: 2 });
+      await editConfig(bad.configPath, (json) => {
+        json['default_speaker_id'] = 5;
+      });
+      const both = await writeTestVoice(modelDir, { name: 'both-broken' });
+      await writeFile(both.modelPath, 'not a network');
+      await writeFile(both.configPath, '{');
+      const registry = registryFor();
+      await registry.scan();
+
+      expect(registry.names()).toEqual(['good']);
+      expect(registry.invalid()).toEqual([
+        {
+          name: 'bad-speaker',
+          path: bad.modelPath,
+          reasons: [
+            expect.stringMatching(/default_speaker_id: must be an id below num_speakers \(2\)/),
+          ],
+        },
+        {
+          name: 'both-broken',
+          path: both.modelPath,
+          reasons: [
+            expect.stringMatching(
+              /both-broken\.onnx: the network file is (not an ONNX model|truncated)/,
+            ),
+            expect.stringMatching(/both-broken\.onnx\.json: invalid JSON/),
+          ],
+        },
+        {
+          name: 'orphan',
+          path: orphan.modelPath,
+          reasons: [expect.stringMatching(/file not found/)],
+        },
+        {
+          name: 'truncated',
+          path: truncated.modelPath,
+          reasons: [expect.stringMatching(/truncated\.onnx: the network file is truncated/)],
+        },
+      ]);
+    });
+
+    it('logs a problem once, not on every rescan, and again when it comes back', async () => {
+      const orphan = await writeTestVoice(modelDir, { name: 'orphan' });
+      await rm(orphan.configPath);
+      await writeTestVoice(modelDir, { name: 'good' });
+      const registry = registryFor();
+      await registry.scan();
+      await registry.scan();
+      await registry.scan();
+      expect(warnings.filter((line) => line.includes('orphan'))).toHaveLength(1);
+
+      await rm(orphan.modelPath);
+      await registry.scan();
+      await writeTestVoice(modelDir, { name: 'orphan' });
+      await rm(orphan.configPath);
+      await registry.scan();
+      expect(warnings.filter((line) => line.includes('orphan'))).toHaveLength(2);
+    });
+
+    it('reports what a rescan added, replaced and removed, and a new default', async () => {
+      await writeTestVoice(modelDir, { name: 'alpha' });
+      const beta = await writeTestVoice(modelDir, { name: 'beta' });
+      const registry = registryFor();
+      const seen: Array<Record<string, unknown>> = [];
+      registry.onChange((changes) => {
+        seen.push({
+          added: changes.added.map(({ name }) => name),
+          removed: changes.removed.map(({ name }) => name),
+          replaced: changes.replaced.map(({ current }) => current.name),
+          defaultChanged: changes.defaultChanged,
+        });
+      });
+      await registry.scan();
+      const betaBefore = registry.get('beta');
+
+      await rm(join(modelDir, 'alpha.onnx'));
+      await writeTestVoice(modelDir, { name: 'gamma' });
+      // A replaced voice: same name, a network of another size.
+      await writeTestVoice(modelDir, { name: 'beta', speakers: 3 });
+      await registry.scan();
+      await registry.scan(); // nothing changed: no event
+
+      expect(seen).toEqual([
+        { added: ['alpha', 'beta'], removed: [], replaced: [], defaultChanged: true },
+        { added: ['gamma'], removed: ['alpha'], replaced: ['beta'], defaultChanged: true },
+      ]);
+      const betaAfter = registry.get('beta');
+      expect(betaAfter.revision).not.toBe(betaBefore.revision);
+      expect(betaAfter.config.numSpeakers).toBe(3);
+      expect(betaAfter.modelPath).toBe(beta.modelPath);
+      expect(registry.defaultVoice()?.name).toBe('beta');
+    });
+
+    it('does not list a voice whose download is still being renamed into place', async () => {
+      const dir = join(modelDir, 'en_US-new-medium');
+      const { configPath } = await writeTestVoice(dir, { name: 'en_US-new-medium' });
+      await writeFile(
+        join(dir, '.en_US-new-medium.onnx.json.0a1b2c.part'),
+        await readFile(configPath),
+      );
+      await rm(configPath);
+      const registry = registryFor();
+      await registry.scan();
+
+      expect(registry.names()).toEqual([]);
+      expect(registry.invalid()).toEqual([]);
+    });
+
+    it('keeps going when a listener throws', async () => {
+      await writeTestVoice(modelDir, { name: 'alpha' });
+      const registry = registryFor();
+      const errors: string[] = [];
+      jest.spyOn(Logger.prototype, 'error').mockImplementation((message: unknown) => {
+        errors.push(String(message));
+      });
+      const after = jest.fn();
+      registry.onChange(() => {
+        throw new Error('listener broke');
+      });
+      registry.onChange(after);
+      await registry.scan();
+
+      expect(registry.names()).toEqual(['alpha']);
+      expect(after).toHaveBeenCalledTimes(1);
+      expect(errors).toEqual([expect.stringContaining('listener broke')]);
+    });
+  });
+
   describe('lookup', () => {
     let registry: VoiceRegistry;
 

@@ -17,14 +17,23 @@
  * client sends is ever joined into a path, so traversal ("../x", "/etc/passwd", NUL
  * bytes, encoded slashes) cannot happen rather than being filtered out.
  *
- * A voice that cannot be used (bad name, missing or invalid config) is skipped with a
- * warning naming the file and the field; one broken voice never stops the scan.
+ * Validation, at start and on every rescan (VoiceReloader rescans MODEL_DIR while the
+ * server runs): the network must be a whole ONNX model (its top-level structure read
+ * without loading it: a truncated or half-copied file fails), the config present and
+ * valid (including its default speaker: default_speaker_id and every speaker_id_map id
+ * below num_speakers), the name usable. A voice that fails is not served; it is listed
+ * by `invalid()` (GET /health/detailed) with every reason, and logged once, not on
+ * every rescan. One broken voice never stops the scan or the server.
+ *
+ * A rescan is cheap: configs and network checks are kept per file and redone only when
+ * a file's size or mtime changes, and that same pair is a voice's `revision`, so a
+ * replaced voice is a new revision (new sessions in the workers, new cache keys).
  */
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { readdir, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
-import { loadVoiceConfig, type VoiceConfig } from '@app/piper';
+import { loadVoiceConfig, readOnnxEnvelope, type VoiceConfig } from '@app/piper';
 import { Settings } from '../config/settings';
 import { VoiceNotFoundError } from './voice-not-found.error';
 
@@ -54,7 +63,31 @@ export interface VoiceEntry {
   readonly demoWavPath?: string;
   /** Size of the `.onnx` file. */
   readonly sizeBytes: number;
+  /**
+   * Version of the voice's two files (their sizes and mtimes): a voice replaced in
+   * MODEL_DIR gets a new revision, so it is loaded afresh and cached apart.
+   */
+  readonly revision: string;
 }
+
+/** A voice found in MODEL_DIR that is not served, and why. */
+export interface InvalidVoice {
+  name: string;
+  /** The voice's network file, or its directory when there is no network to name. */
+  path: string;
+  reasons: string[];
+}
+
+/** What a scan changed; `defaultChanged` also covers the first scan. */
+export interface VoiceChanges {
+  added: VoiceEntry[];
+  removed: VoiceEntry[];
+  /** Same name, new files. */
+  replaced: { previous: VoiceEntry; current: VoiceEntry }[];
+  defaultChanged: boolean;
+}
+
+export type VoiceChangeListener = (changes: VoiceChanges) => void | Promise<void>;
 
 /** One speaker as /voices lists it: the index to send, and a human-readable id. */
 export interface SpeakerInfo {
@@ -87,7 +120,18 @@ const FLAT_DEMO_NAMES = (voice: string): string[] => [`${voice}.wav`];
 export class VoiceRegistry implements OnModuleInit {
   private readonly logger = new Logger(VoiceRegistry.name);
   private voices: ReadonlyMap<string, VoiceEntry> = new Map();
+  private invalidVoices: InvalidVoice[] = [];
   private defaultName: string | undefined;
+  private scanned = false;
+  /** Scans run one after another: the poller, the admin routes and tests may all ask. */
+  private scanning: Promise<VoiceChanges> = Promise.resolve(noChanges());
+  private readonly listeners: VoiceChangeListener[] = [];
+  /** Warnings of the previous scan: each is logged when it first appears, not every scan. */
+  private reported = new Set<string>();
+  private pendingReports = new Set<string>();
+  /** Parsed configs and network checks by path, valid while the file's size and mtime are. */
+  private readonly configs = new FileMemo<VoiceConfig>();
+  private readonly networks = new FileMemo<void>();
 
   constructor(private readonly settings: Settings) {}
 
@@ -95,33 +139,99 @@ export class VoiceRegistry implements OnModuleInit {
     await this.scan();
   }
 
-  /** (Re)reads MODEL_DIR; the new set of voices replaces the old one at once. */
-  async scan(): Promise<void> {
+  /**
+   * (Re)reads MODEL_DIR; the new set of voices replaces the old one at once, then the
+   * change listeners run (awaited, in order; one that throws is logged, not fatal).
+   */
+  scan(): Promise<VoiceChanges> {
+    this.scanning = this.scanning.then(
+      () => this.scanOnce(),
+      () => this.scanOnce(),
+    );
+    return this.scanning;
+  }
+
+  /** Called after every scan that changed something (voices, revisions or the default). */
+  onChange(listener: VoiceChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Voices found in MODEL_DIR but not served, with their reasons, by name. */
+  invalid(): InvalidVoice[] {
+    return this.invalidVoices.map((voice) => ({ ...voice, reasons: [...voice.reasons] }));
+  }
+
+  private async scanOnce(): Promise<VoiceChanges> {
     const modelDir = this.settings.modelDir;
     const found = new Map<string, VoiceEntry>();
-    for (const candidate of await this.findCandidates(modelDir)) {
+    const invalid: InvalidVoice[] = [];
+    this.pendingReports = new Set();
+    for (const candidate of await this.findCandidates(modelDir, invalid)) {
       const existing = found.get(candidate.name);
+      const modelPath = join(candidate.dir, `${candidate.name}.onnx`);
       if (existing) {
-        this.logger.warn(
-          `skipping ${join(candidate.dir, `${candidate.name}.onnx`)}: voice "${candidate.name}" ` +
-            `is already installed at ${existing.modelPath}`,
-        );
+        const reason = `voice "${candidate.name}" is already installed at ${existing.modelPath}`;
+        this.report(`skipping ${modelPath}: ${reason}`);
+        invalid.push({ name: candidate.name, path: modelPath, reasons: [reason] });
         continue;
       }
-      const entry = await this.readVoice(candidate);
+      const entry = await this.readVoice(candidate, invalid);
       if (entry) found.set(entry.name, Object.freeze(entry));
     }
 
-    this.voices = new Map([...found.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    const previous = this.voices;
+    const previousDefault = this.defaultName;
+    this.voices = new Map([...found.entries()].sort(([a], [b]) => compareNames(a, b)));
+    this.invalidVoices = invalid.sort((a, b) => compareNames(a.name, b.name));
     this.defaultName = this.chooseDefault();
+    const changes = diff(previous, this.voices);
+    changes.defaultChanged = !this.scanned || previousDefault !== this.defaultName;
+    const changed =
+      changes.defaultChanged ||
+      changes.added.length + changes.removed.length + changes.replaced.length > 0;
+    if (changed) this.logVoices(modelDir, changes, !this.scanned);
+    this.scanned = true;
+    this.reported = this.pendingReports;
+    if (changed) await this.notify(changes);
+    return changes;
+  }
+
+  private logVoices(modelDir: string, changes: VoiceChanges, firstScan: boolean): void {
     if (this.voices.size === 0) {
-      this.logger.warn(`no voices found in ${modelDir}`);
-    } else {
-      this.logger.log(
-        `${this.voices.size} voice(s) in ${modelDir}: ${this.names().join(', ')} ` +
-          `(default ${this.defaultName})`,
-      );
+      this.report(`no voices found in ${modelDir}`);
+      return;
     }
+    if (!firstScan) {
+      const names = (entries: VoiceEntry[]): string => entries.map(({ name }) => name).join(', ');
+      const parts = [
+        changes.added.length ? `added ${names(changes.added)}` : '',
+        changes.replaced.length
+          ? `replaced ${names(changes.replaced.map(({ current }) => current))}`
+          : '',
+        changes.removed.length ? `removed ${names(changes.removed)}` : '',
+      ].filter(Boolean);
+      if (parts.length) this.logger.log(`MODEL_DIR changed: ${parts.join('; ')}`);
+    }
+    this.logger.log(
+      `${this.voices.size} voice(s) in ${modelDir}: ${this.names().join(', ')} ` +
+        `(default ${this.defaultName})`,
+    );
+  }
+
+  private async notify(changes: VoiceChanges): Promise<void> {
+    for (const listener of this.listeners) {
+      try {
+        await listener(changes);
+      } catch (error) {
+        this.logger.error(`reacting to a MODEL_DIR change failed: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /** Logs a warning unless the previous scan logged the same one. */
+  private report(warning: string): void {
+    this.pendingReports.add(warning);
+    if (!this.reported.has(warning)) this.logger.warn(warning);
   }
 
   /** Every voice, in name order. */
@@ -174,7 +284,7 @@ export class VoiceRegistry implements OnModuleInit {
     const configured = this.settings.DEFAULT_MODEL;
     const first = this.voices.keys().next().value;
     if (configured === undefined || this.voices.has(configured)) return configured ?? first;
-    this.logger.warn(
+    this.report(
       `DEFAULT_MODEL "${configured}" is not installed in ${this.settings.modelDir}; ` +
         (first === undefined ? 'there is no voice to use instead' : `using "${first}" instead`),
     );
@@ -182,13 +292,16 @@ export class VoiceRegistry implements OnModuleInit {
   }
 
   /** Directory-layout voices first, then flat ones, each in name order. */
-  private async findCandidates(modelDir: string): Promise<VoiceCandidate[]> {
+  private async findCandidates(
+    modelDir: string,
+    invalid: InvalidVoice[],
+  ): Promise<VoiceCandidate[]> {
     let rootFiles: string[];
     try {
       rootFiles = (await readdir(modelDir)).sort();
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      this.logger.warn(
+      this.report(
         code === 'ENOENT' || code === 'ENOTDIR'
           ? `MODEL_DIR ${modelDir} does not exist or is not a directory: no voices installed`
           : `MODEL_DIR ${modelDir} is unreadable (${(error as Error).message}): no voices installed`,
@@ -204,7 +317,7 @@ export class VoiceRegistry implements OnModuleInit {
       // stat, not the dirent type: symlinked voices and voice directories are common.
       const stats = await this.statOrWarn(path);
       if (stats?.isDirectory()) {
-        const candidate = await this.directoryCandidate(path, fileName);
+        const candidate = await this.directoryCandidate(path, fileName, invalid);
         if (candidate) directories.push(candidate);
       } else if (stats?.isFile() && fileName.endsWith('.onnx')) {
         flat.push({
@@ -219,46 +332,75 @@ export class VoiceRegistry implements OnModuleInit {
   }
 
   /** A directory is a voice when it holds `<dir>/<dir>.onnx`. */
-  private async directoryCandidate(dir: string, name: string): Promise<VoiceCandidate | undefined> {
+  private async directoryCandidate(
+    dir: string,
+    name: string,
+    invalid: InvalidVoice[],
+  ): Promise<VoiceCandidate | undefined> {
     let files: string[];
     try {
       files = (await readdir(dir)).sort();
     } catch (error) {
-      this.logger.warn(`skipping ${dir}: unreadable (${(error as Error).message})`);
+      const reason = `unreadable (${(error as Error).message})`;
+      this.report(`skipping ${dir}: ${reason}`);
+      invalid.push({ name, path: dir, reasons: [reason] });
       return undefined;
     }
     if (files.includes(`${name}.onnx`)) return { name, layout: 'directory', dir, files };
     const models = files.filter((file) => file.endsWith('.onnx'));
     if (models.length > 0) {
-      this.logger.warn(
-        `skipping ${dir}: a voice directory must hold <directory name>.onnx ` +
-          `(${name}.onnx), found ${models.join(', ')}`,
-      );
+      const reason =
+        `a voice directory must hold <directory name>.onnx ` +
+        `(${name}.onnx), found ${models.join(', ')}`;
+      this.report(`skipping ${dir}: ${reason}`);
+      invalid.push({ name, path: dir, reasons: [reason] });
     }
     return undefined;
   }
 
-  private async readVoice(candidate: VoiceCandidate): Promise<VoiceEntry | undefined> {
+  private async readVoice(
+    candidate: VoiceCandidate,
+    invalid: InvalidVoice[],
+  ): Promise<VoiceEntry | undefined> {
     const { name, layout, dir, files } = candidate;
     const modelPath = join(dir, `${name}.onnx`);
     if (!VOICE_NAME_PATTERN.test(name)) {
-      this.logger.warn(
-        `skipping ${modelPath}: voice name "${name}" may contain only letters, digits, "_" and "-"`,
-      );
-      return undefined;
-    }
-    const modelStats = await this.statOrWarn(modelPath);
-    if (!modelStats?.isFile()) {
-      if (modelStats) this.logger.warn(`skipping ${modelPath}: not a file`);
+      const reason = `voice name "${name}" may contain only letters, digits, "_" and "-"`;
+      this.report(`skipping ${modelPath}: ${reason}`);
+      invalid.push({ name, path: modelPath, reasons: [reason] });
       return undefined;
     }
     const configPath = `${modelPath}.json`;
-    let config: VoiceConfig;
+    const configFile = `${name}.onnx.json`;
+    if (!files.includes(configFile) && files.some((file) => isDownloadOf(file, configFile))) {
+      return undefined; // being installed: its config is renamed into place last
+    }
+    const modelStats = await this.statOrWarn(modelPath);
+    if (!modelStats) return undefined; // gone since the directory was read
+    const reasons: string[] = [];
+    if (!modelStats.isFile()) {
+      reasons.push(`${modelPath}: not a file`);
+    } else {
+      try {
+        await this.networks.get(modelPath, modelStats, () =>
+          readOnnxEnvelope(modelPath).then(() => undefined),
+        );
+      } catch (error) {
+        reasons.push(`${modelPath}: ${(error as Error).message}`);
+      }
+    }
+    // The config's own checks include the default speaker: default_speaker_id and every
+    // speaker_id_map id must be below num_speakers. Its messages name the file and field.
+    const configStats = await stat(configPath).catch(() => undefined);
+    let config: VoiceConfig | undefined;
     try {
-      config = await loadVoiceConfig(configPath);
+      config = await this.configs.get(configPath, configStats, () => loadVoiceConfig(configPath));
     } catch (error) {
-      // VoiceConfigError's message already names the file and the field.
-      this.logger.warn(`skipping voice "${name}": ${(error as Error).message}`);
+      reasons.push((error as Error).message);
+    }
+    if (reasons.length > 0 || !config || !configStats) {
+      this.report(`skipping voice "${name}": ${reasons.join('; ')}`);
+      invalid.push({ name, path: modelPath, reasons });
       return undefined;
     }
 
@@ -274,6 +416,7 @@ export class VoiceRegistry implements OnModuleInit {
       modelCardPath: await this.pickFile(dir, files, cardNames, anyFile ? /\.md$/i : undefined),
       demoWavPath: await this.pickFile(dir, files, demoNames, anyFile ? /\.wav$/i : undefined),
       sizeBytes: modelStats.size,
+      revision: `${fileVersion(modelStats)}/${fileVersion(configStats)}`,
     };
   }
 
@@ -297,8 +440,65 @@ export class VoiceRegistry implements OnModuleInit {
     try {
       return await stat(path);
     } catch (error) {
-      this.logger.warn(`skipping ${path}: ${(error as Error).message}`);
+      this.report(`skipping ${path}: ${(error as Error).message}`);
       return undefined;
     }
+  }
+}
+
+/** Size and mtime: what changes when a file is rewritten, renamed over or touched. */
+function fileVersion(stats: Stats): string {
+  return `${stats.size.toString(36)}.${Math.round(stats.mtimeMs * 1000).toString(36)}`;
+}
+
+/** A download's temporary file for `file` (see @app/voice-catalogue downloadVoice). */
+function isDownloadOf(fileName: string, file: string): boolean {
+  return fileName.startsWith(`.${file}.`) && fileName.endsWith('.part');
+}
+
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function noChanges(): VoiceChanges {
+  return { added: [], removed: [], replaced: [], defaultChanged: false };
+}
+
+function diff(
+  previous: ReadonlyMap<string, VoiceEntry>,
+  current: ReadonlyMap<string, VoiceEntry>,
+): VoiceChanges {
+  const changes = noChanges();
+  for (const [name, entry] of current) {
+    const before = previous.get(name);
+    if (!before) changes.added.push(entry);
+    else if (before.revision !== entry.revision || before.modelPath !== entry.modelPath) {
+      changes.replaced.push({ previous: before, current: entry });
+    }
+  }
+  for (const [name, entry] of previous) if (!current.has(name)) changes.removed.push(entry);
+  return changes;
+}
+
+/**
+ * The result of reading a file, kept while its size and mtime stay the same: a rescan
+ * every few seconds then costs a stat per file. A failure is kept too (a broken file
+ * is not re-parsed until it changes); no stats (the file is missing) is never kept.
+ */
+class FileMemo<T> {
+  private readonly entries = new Map<string, { version: string; result: Promise<T> }>();
+
+  get(path: string, stats: Stats | undefined, read: () => Promise<T>): Promise<T> {
+    if (!stats) {
+      this.entries.delete(path);
+      return read();
+    }
+    const version = fileVersion(stats);
+    const known = this.entries.get(path);
+    if (known?.version === version) return known.result;
+    const result = read();
+    result.catch(() => undefined);
+    this.entries.set(path, { version, result });
+    return result;
   }
 }
