@@ -5,7 +5,7 @@
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
+import { freePort } from './support/processes';
 import { join } from 'node:path';
 import { runCli, type CliIo } from '../apps/cli/src/cli';
 import {
@@ -17,15 +17,6 @@ interface Run {
   exitCode: number;
   stdout: string;
   stderr: string[];
-}
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const listener = createServer();
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-  const { port } = listener.address() as { port: number };
-  await new Promise<void>((resolve) => listener.close(() => resolve()));
-  return port;
 }
 
 describe('piper-server voices', () => {
@@ -181,7 +172,7 @@ describe('piper-server voices', () => {
       '--model-dir',
       join(workDir, 'elsewhere'),
       '--base-url',
-      `http://127.0.0.1:${await closedPort()}/voices`,
+      `http://127.0.0.1:${await freePort()}/voices`,
     ]);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toEqual([

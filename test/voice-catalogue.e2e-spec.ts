@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from './support/processes';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -98,14 +98,6 @@ async function expectNoBrokenVoice(modelDir: string, catalogue: Catalogue): Prom
   }
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 describe(VoiceCatalogue.name, () => {
   let workDir: string;
   let modelDir: string;
@@ -186,7 +178,7 @@ describe(VoiceCatalogue.name, () => {
     });
 
     it('says "no network" in one line when voices.json cannot be reached', async () => {
-      const port = await closedPort();
+      const port = await freePort();
       const offline = new VoiceCatalogue({
         baseUrl: `http://127.0.0.1:${port}`,
         cacheDir: join(workDir, 'empty-cache'),

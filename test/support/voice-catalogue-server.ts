@@ -24,6 +24,8 @@ export interface FileFault {
   unavailableFirst?: number;
   /** List this size in voices.json instead of the real one. */
   listedSize?: number;
+  /** Answer only once this settles (a download that is still in progress). */
+  holdUntil?: Promise<void>;
 }
 
 export interface CatalogueVoiceSpec {
@@ -135,33 +137,43 @@ export async function startVoiceCatalogueServer(
       response.writeHead(404).end('Entry not found');
       return;
     }
-    file.served++;
-    if (file.served <= (file.fault.unavailableFirst ?? 0)) {
-      record(503);
-      response.writeHead(503).end('try later');
+    if (file.fault.holdUntil) {
+      const held = file.fault.holdUntil;
+      file.fault = { ...file.fault, holdUntil: undefined };
+      void held.then(() => serve(file));
       return;
     }
-    let start = 0;
-    const match = range ? /^bytes=(\d+)-$/.exec(range) : null;
-    if (match && Number(match[1]) < file.bytes.length) start = Number(match[1]);
-    const body = file.bytes.subarray(start);
-    const status = start > 0 ? 206 : 200;
-    record(status);
-    response.writeHead(status, {
-      'content-type': 'application/octet-stream',
-      'content-length': body.length,
-      ...(status === 206
-        ? { 'content-range': `bytes ${start}-${file.bytes.length - 1}/${file.bytes.length}` }
-        : {}),
-    });
-    if (file.served <= (file.fault.dropFirst ?? 0)) {
-      // Half the bytes, then the connection is gone: the client sees a body cut short.
-      response.write(body.subarray(0, Math.floor(body.length / 2)), () => {
-        response.socket?.destroy();
+    serve(file);
+
+    function serve(file: ServedFile): void {
+      file.served++;
+      if (file.served <= (file.fault.unavailableFirst ?? 0)) {
+        record(503);
+        response.writeHead(503).end('try later');
+        return;
+      }
+      let start = 0;
+      const match = range ? /^bytes=(\d+)-$/.exec(range) : null;
+      if (match && Number(match[1]) < file.bytes.length) start = Number(match[1]);
+      const body = file.bytes.subarray(start);
+      const status = start > 0 ? 206 : 200;
+      record(status);
+      response.writeHead(status, {
+        'content-type': 'application/octet-stream',
+        'content-length': body.length,
+        ...(status === 206
+          ? { 'content-range': `bytes ${start}-${file.bytes.length - 1}/${file.bytes.length}` }
+          : {}),
       });
-      return;
+      if (file.served <= (file.fault.dropFirst ?? 0)) {
+        // Half the bytes, then the connection is gone: the client sees a body cut short.
+        response.write(body.subarray(0, Math.floor(body.length / 2)), () => {
+          response.socket?.destroy();
+        });
+        return;
+      }
+      response.end(body);
     }
-    response.end(body);
   };
 
   const server: Server = createServer(handle);

@@ -23,7 +23,11 @@ describe('readOnnxEnvelope', () => {
   });
 
   it.each([
-    ['cut in the middle', (bytes: Buffer) => bytes.subarray(0, Math.floor(bytes.length / 2)), /truncated/],
+    [
+      'cut in the middle',
+      (bytes: Buffer) => bytes.subarray(0, Math.floor(bytes.length / 2)),
+      /truncated/,
+    ],
     ['missing its last byte', (bytes: Buffer) => bytes.subarray(0, bytes.length - 1), /truncated/],
     ['empty', () => Buffer.alloc(0), /empty/],
     ['text', () => Buffer.from('<html>404 Not Found</html>'), /not an ONNX model|truncated/],

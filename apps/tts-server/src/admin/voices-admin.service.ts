@@ -2,12 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { PiperError } from '@app/piper';
-import {
-  VoiceCatalogue,
-  defaultCatalogueCacheDir,
-  downloadVoice,
-  isVoiceInstalled,
-} from '@app/voice-catalogue';
+import { VoiceCatalogue, downloadVoice, isVoiceInstalled } from '@app/voice-catalogue';
 import { isInside } from '../common/paths';
 import { Settings } from '../config/settings';
 import { VoiceRegistry } from '../models/voice-registry.service';
@@ -32,26 +27,21 @@ export interface AvailableVoice {
 
 /**
  * Installs voices from the catalogue into MODEL_DIR and removes them, then rescans
- * the registry so /voices and synthesis see the change at once. Workers that already
- * loaded a removed voice keep it in memory (its files may go: a loaded network no
- * longer reads them), so requests in flight finish.
+ * the registry so /voices and synthesis see the change at once. Requests in flight on a
+ * removed voice finish: its sessions are in the workers' memory (a loaded network no
+ * longer reads its files), and the engine unloads them once no request uses them.
  */
 @Injectable()
 export class VoicesAdminService {
   private readonly logger = new Logger('VoicesAdmin');
-  private readonly catalogue: VoiceCatalogue;
   /** One download per voice at a time; a second request waits for the first. */
   private readonly downloads = new Map<string, Promise<{ voice: string; installed: boolean }>>();
 
   constructor(
     private readonly settings: Settings,
     private readonly voices: VoiceRegistry,
-  ) {
-    this.catalogue = new VoiceCatalogue({
-      baseUrl: settings.VOICES_BASE_URL,
-      cacheDir: defaultCatalogueCacheDir(settings.modelDir),
-    });
-  }
+    private readonly catalogue: VoiceCatalogue,
+  ) {}
 
   async available(language?: string): Promise<AvailableVoice[]> {
     const catalogue = await this.catalogue.load();

@@ -113,7 +113,6 @@ export class Settings {
   })
   PRELOAD_VOICES: string[] = [];
 
-
   /** Voice used when a request names none; default: the first voice found. */
   @IsOptional()
   @Matches(/^[A-Za-z0-9_-]+$/, { message: 'DEFAULT_MODEL must be a voice name ([A-Za-z0-9_-]+)' })

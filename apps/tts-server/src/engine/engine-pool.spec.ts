@@ -171,6 +171,21 @@ describe(EnginePool.name, () => {
         replacedWorkers: 0,
         // Each worker preloaded both voices.
         loadedVoices: 4,
+        loadedVoiceDetails: expect.arrayContaining(
+          [testVoice, multiVoice].map(({ modelPath }) => ({
+            modelPath,
+            workers: 2,
+            sessions: 2,
+            estimatedBytes: expect.any(Number),
+            pinned: true,
+            activeRequests: 0,
+            lastUsed: expect.any(Number),
+          })),
+        ),
+        estimatedVoiceBytes: expect.any(Number),
+        voiceEvictions: 0,
+        maxLoadedVoices: 0,
+        voiceMemoryBytes: 0,
         activeRequests: 0,
         queuedRequests: 0,
         maxConcurrentRequests: 4,

@@ -30,7 +30,18 @@
  * its sentences; the slot goes back once the sentences already running end (at most
  * one per worker). A worker that dies fails the request whose job it ran with
  * WorkerCrashedError and is replaced; other requests carry on on the other workers. A
- * fresh worker preloads the configured voices before it takes a job.
+ * fresh worker loads the pinned voices before it takes a job.
+ *
+ * Where voices are loaded (issue 5). The pinned voice (the default one) is loaded in
+ * every worker, with its all-cores session, and never evicted. Any other voice is loaded
+ * in one worker, by the first job that needs it (on the idle worker holding the least
+ * of such voices). A job of that voice goes to an idle worker that has it; when every
+ * worker that has it is busy, it waits for one rather than load the voice again
+ * elsewhere (a load costs ~2 s, a sentence ~0.2 s, §8), and the round robin goes on
+ * with the requests that can run. Only when SECOND_COPY_WAITING_SENTENCES of its
+ * sentences wait and a worker is idle is another copy loaded there, as a job of its
+ * own so the waiting sentences lose nothing to it. voice-budget.ts keeps the loaded
+ * voices within MAX_LOADED_VOICES and VOICE_MEMORY_MB, least recently used out first.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -51,7 +62,15 @@ import type {
   PhonemizedSentence,
 } from './piper-engine';
 import { SentenceScheduler, type SchedulableRequest } from './sentence-scheduler';
-import type { VoicePaths, WorkerReply, WorkerRequest } from './worker-protocol';
+import { PooledVoice, VoiceBudget } from './voice-budget';
+import type {
+  PreloadFailure,
+  PreloadVoice,
+  VoiceIdentity,
+  VoicePaths,
+  WorkerReply,
+  WorkerRequest,
+} from './worker-protocol';
 
 export type { VoicePaths } from './worker-protocol';
 
@@ -66,7 +85,7 @@ export interface EnginePoolOptions {
   /** onnxruntime intra-op threads in each worker. */
   intraOpThreads: number;
   /**
-   * Threads of a second session of each preloaded voice in every worker, used for a
+   * Threads of a second session of each pinned voice in every worker, used for a
    * sentence that starts while every other worker is idle and nothing else waits (a
    * short request on an idle server), so it runs at the speed of one worker using
    * every core. 0 or absent: none. Costs the voice's memory once more per worker.
@@ -76,8 +95,24 @@ export interface EnginePoolOptions {
   maxQueue: number;
   /** Longest a request may run, from its plan on a worker to its last sentence. */
   timeoutMs: number;
-  /** Voices every worker loads before it takes requests (also given to `start`). */
+  /**
+   * Pinned voices: every worker loads them before it takes requests (also given to
+   * `start`, or later to `setPinnedVoices`), and they are never evicted.
+   */
   preload?: VoicePaths[];
+  /** Distinct voices loaded at once in the whole pool (MAX_LOADED_VOICES); 0 or absent: no bound. */
+  maxLoadedVoices?: number;
+  /**
+   * Estimated memory of every voice session in every worker (VOICE_MEMORY_MB), in
+   * bytes; 0 or absent: no bound.
+   */
+  voiceMemoryBytes?: number;
+  /** Memory of one session of a voice (tests); default: its file size times a measured factor. */
+  estimateVoiceBytes?: (modelPath: string) => number;
+  /** Called for each voice evicted to stay within the bounds (metrics). */
+  onVoiceEvicted?: (voice: VoiceIdentity) => void;
+  /** Called when a worker has released a voice's sessions (tests, tracing). */
+  onVoiceUnloaded?: (unloaded: VoiceUnloaded) => void;
   logger?: EnginePoolLogger;
   /** Called when a request ends, however it ends (metrics, tests). */
   onJobSettled?: (job: SettledJob) => void;
@@ -111,6 +146,26 @@ export interface Dispatch {
   workerPid: number;
 }
 
+/** A worker released the sessions of voices (evicted or retired). */
+export interface VoiceUnloaded {
+  workerPid: number;
+  voices: VoiceIdentity[];
+  /** Sessions it released (a voice may have two in a worker). */
+  sessions: number;
+}
+
+/**
+ * Sentences of a voice that must wait for a busy worker before another copy of it is
+ * loaded on an idle one. Fewer is a request streaming on the worker that has its voice
+ * (its next sentence waits for the one running, and one or two more queue behind when
+ * it arrives): under light traffic that must not load the voice twice (issue 5), and
+ * waiting costs one sentence (~0.2 s) where a load costs ~2 s (§8). Four waiting
+ * sentences are about a second of that worker's work still ahead, and more keep coming
+ * with a burst: the copy, loaded as a job of its own on a worker that is idle anyway,
+ * delays none of them and takes the burst's next sentences from then on.
+ */
+export const SECOND_COPY_WAITING_SENTENCES = 4;
+
 /** Time a worker gets to exit after `disconnect()` at shutdown before SIGKILL. */
 const EXIT_GRACE_MS = 2_000;
 /** Longest pause before restarting a worker that died while starting (doubling from 500 ms). */
@@ -119,9 +174,11 @@ const MAX_RESTART_DELAY_MS = 30_000;
 const MAX_RETRY_AFTER_SECONDS = 60;
 
 /** A job request before the pool numbers it. */
-type JobMessage<R = WorkerRequest> = R extends unknown ? Omit<R, 'jobId'> : never;
+type JobMessage<R = Exclude<WorkerRequest, { type: 'unload' }>> = R extends unknown
+  ? Omit<R, 'jobId'>
+  : never;
 /** A reply that ends a job. */
-type JobReply = Exclude<WorkerReply, { type: 'ready' | 'warning' | 'planned' }>;
+type JobReply = Exclude<WorkerReply, { type: 'ready' | 'warning' | 'planned' | 'unloaded' }>;
 /** How a job ended: its reply, or the reason it never got one. */
 type JobEnd =
   { reply: JobReply } | { outcome: 'error' | 'timeout' | 'crashed' | 'stopped'; error: Error };
@@ -129,14 +186,16 @@ type JobEnd =
 interface PoolWorker {
   readonly child: ChildProcess;
   readonly pid: number;
-  /** starting: forked, preload not finished; busy: running a job. */
+  /** starting: forked, pinned voices not loaded yet; busy: running a job. */
   state: 'starting' | 'idle' | 'busy' | 'exited';
-  /** Its preloads succeeded. */
+  /** It has every pinned voice loaded (its last load of them succeeded). */
   ready: boolean;
-  /** Voices it was asked to load (each worker keeps the voices it has loaded). */
-  readonly voices: Set<string>;
-  /** Voices it has a wide session of (preloaded ones, when `idleIntraOpThreads` is set). */
-  readonly wideVoices: Set<string>;
+  /** Pinned voices it failed to load: not tried again until the pins change. */
+  readonly failedPins: Set<string>;
+  /** Waiting for its next load of the pinned voices: `setPinnedVoices` calls. */
+  readonly pinWaiters: ((error?: Error) => void)[];
+  /** Voices assigned to it by `preloadVoices`, loaded (one job each) when it is idle. */
+  readonly loadQueue: QueuedLoad[];
   job: WorkerJob | undefined;
   /** Set when the pool kills it on purpose, so its exit is not reported as a crash. */
   killedFor: 'timeout' | 'shutdown' | undefined;
@@ -145,6 +204,12 @@ interface PoolWorker {
   /** Settles when the preload finishes: rejects if it fails or the worker dies first. */
   readonly startup: Promise<void>;
   settleStartup(error?: Error): void;
+}
+
+/** A PRELOAD_VOICES voice waiting for its worker to be idle. */
+interface QueuedLoad {
+  readonly voice: VoicePaths;
+  readonly settle: () => void;
 }
 
 /** One job on one worker; `onEnd` is called exactly once. */
@@ -182,6 +247,8 @@ class SynthesisRun implements SchedulableRequest {
   constructor(
     readonly id: number,
     readonly request: EngineSynthesisRequest,
+    /** Its voice, in use (not evictable) until the request settles. */
+    readonly voice: PooledVoice<PoolWorker>,
     readonly releaseSlot: ReleaseSlot,
   ) {}
 
@@ -237,6 +304,7 @@ class SynthesisRun implements SchedulableRequest {
 /** A phonemize call waiting for, or running on, a worker. */
 interface PhonemizeCall {
   readonly id: number;
+  readonly voice: PooledVoice<PoolWorker>;
   readonly message: JobMessage<Extract<WorkerRequest, { type: 'phonemize' }>>;
   readonly resolve: (sentences: PhonemizedSentence[]) => void;
   readonly reject: (error: Error) => void;
@@ -253,9 +321,10 @@ export class EnginePool {
   private readonly runs = new Set<SynthesisRun>();
   private readonly limiter: ConcurrencyLimiter;
   private readonly logger: EnginePoolLogger;
-  private preload: VoicePaths[];
+  private readonly budget: VoiceBudget<PoolWorker>;
   private started: Promise<void> | undefined;
-  private startedOk = false;
+  /** Every worker of start() has finished starting (well or not). */
+  private startedUp = false;
   private stopped: Promise<void> | undefined;
   private nextJobId = 1;
   private nextRequestId = 1;
@@ -279,13 +348,23 @@ export class EnginePool {
       () => new EngineBusyError(this.retryAfterSeconds()),
     );
     this.logger = options.logger ?? console;
-    this.preload = options.preload ?? [];
+    this.budget = new VoiceBudget<PoolWorker>({
+      maxLoadedVoices: options.maxLoadedVoices ?? 0,
+      memoryBytes: options.voiceMemoryBytes ?? 0,
+      estimateBytes: options.estimateVoiceBytes,
+      logger: this.logger,
+      onEvict: options.onVoiceEvicted,
+      unload: (worker, voices) => this.send(worker, { type: 'unload', voices }),
+    });
+    this.budget.pin(options.preload ?? []);
   }
 
   /**
-   * Forks the workers; resolves when every one has loaded `preload` (default: the
-   * option). Rejects if a preload fails (the workers keep running and load voices on
-   * demand, but `isReady()` stays false). Calling it again returns the first call's promise.
+   * Forks the workers; resolves when every one has loaded the pinned voices: `preload`
+   * (which replaces the pinned voices), else the option's or those of
+   * `setPinnedVoices`. Rejects if one fails to load (the workers keep running and load
+   * voices on demand, but `isReady()` stays false). Calling it again returns the first
+   * call's promise.
    */
   start(preload?: VoicePaths[]): Promise<void> {
     if (this.state === 'draining' || this.state === 'stopped') {
@@ -293,40 +372,120 @@ export class EnginePool {
     }
     if (this.started) return this.started;
     this.state = 'running';
-    if (preload) this.preload = preload;
+    if (preload) this.budget.pin(preload);
     const startups = Array.from({ length: this.options.workers }, () => this.spawnWorker().startup);
-    this.started = Promise.all(startups).then(() => {
-      this.startedOk = true;
+    this.started = Promise.allSettled(startups).then((results) => {
+      this.startedUp = true;
+      const failed = results.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
       this.logger.log(
         `${this.options.workers} synthesis worker(s) ready, ${this.options.intraOpThreads} thread(s) each` +
-          `${this.options.idleIntraOpThreads ? ` (${this.options.idleIntraOpThreads} when the pool is otherwise idle)` : ''}, ${this.preload.length} voice(s) preloaded`,
+          `${this.options.idleIntraOpThreads ? ` (${this.options.idleIntraOpThreads} when the pool is otherwise idle)` : ''}, ${this.budget.pinned().length} voice(s) preloaded`,
       );
     });
     return this.started;
   }
 
   /**
-   * True once start() has brought every worker up with its preloads, until shutdown.
-   * While a worker is being replaced (timeout, crash) the pool stays ready as long as
-   * another worker is: one bad request must not take the instance out of rotation.
+   * Pins exactly these voices (the default one): every worker loads them, with their
+   * all-cores session, before its next job, and they are never evicted; the voices
+   * pinned before become ordinary ones (evictable). Resolves when every live worker has
+   * them; rejects if one fails to load them. Before start(), it only sets what start()
+   * loads.
+   */
+  setPinnedVoices(voices: VoicePaths[]): Promise<void> {
+    if (this.state === 'draining' || this.state === 'stopped') {
+      return Promise.reject(new EngineStoppedError());
+    }
+    this.budget.pin(voices);
+    const waits: Promise<void>[] = [];
+    for (const worker of this.workers) {
+      if (worker.state === 'exited') continue;
+      worker.failedPins.clear();
+      if (this.missingPins(worker).length === 0) {
+        // It has them all (a starting worker's first load reports for itself).
+        if (worker.state !== 'starting') worker.ready = true;
+        continue;
+      }
+      worker.ready = false;
+      waits.push(
+        new Promise<void>((resolve, reject) =>
+          worker.pinWaiters.push((error) => (error ? reject(error) : resolve())),
+        ),
+      );
+    }
+    this.dispatch();
+    return Promise.all(waits).then(() => undefined);
+  }
+
+  /**
+   * Loads each of these voices once (PRELOAD_VOICES), each on the worker that holds the
+   * least of the voices other than the pinned ones, as far as the bounds allow without
+   * evicting anything (one that does not fit is skipped with a warning and loads on
+   * demand). Resolves when every one is loaded or skipped; a voice that fails to load
+   * is logged. Before start(), it resolves at once without loading anything.
+   */
+  preloadVoices(voices: VoicePaths[]): Promise<void> {
+    if (this.state !== 'running') return Promise.resolve();
+    const assigned = new Map<PoolWorker, number>();
+    const loads: Promise<void>[] = [];
+    for (const paths of voices) {
+      const voice = this.budget.voice(paths);
+      if (voice.sessions > 0) continue;
+      let target: PoolWorker | undefined;
+      let targetBytes = Infinity;
+      for (const worker of this.workers) {
+        if (worker.state === 'exited') continue;
+        const bytes = this.budget.unpinnedBytesIn(worker) + (assigned.get(worker) ?? 0);
+        if (bytes < targetBytes) [target, targetBytes] = [worker, bytes];
+      }
+      if (!target) break;
+      assigned.set(target, targetBytes + voice.sessionBytes);
+      const queue = target.loadQueue;
+      loads.push(new Promise<void>((resolve) => queue.push({ voice: paths, settle: resolve })));
+    }
+    this.dispatch();
+    return Promise.all(loads).then(() => undefined);
+  }
+
+  /**
+   * The voice's files were removed or replaced: every revision of it is unpinned, and
+   * unloaded from every worker once no request uses it (requests in flight finish on
+   * the sessions they have). A later request for it loads its files again.
+   */
+  retireVoice(modelPath: string): void {
+    this.budget.retire(modelPath);
+  }
+
+  /**
+   * True once start() has brought the workers up, until shutdown, while a worker has
+   * every pinned voice loaded. While a worker is being replaced (timeout, crash) the
+   * pool stays ready as long as another worker is: one bad request must not take the
+   * instance out of rotation.
    */
   isReady(): boolean {
     return (
       this.state === 'running' &&
-      this.startedOk &&
+      this.startedUp &&
       [...this.workers].some((worker) => worker.ready && worker.state !== 'exited')
     );
   }
 
   stats(): EngineStats {
     const live = [...this.workers].filter((worker) => worker.state !== 'exited');
+    const loaded = this.budget.loadedVoices();
     return {
       workers: this.options.workers,
       readyWorkers: live.filter((worker) => worker.ready).length,
       busyWorkers: live.filter((worker) => worker.state === 'busy').length,
       idleWorkers: live.filter((worker) => worker.state === 'idle').length,
       replacedWorkers: this.replacedWorkers,
-      loadedVoices: live.reduce((sum, worker) => sum + worker.voices.size, 0),
+      loadedVoices: loaded.reduce((sum, voice) => sum + voice.workers.size, 0),
+      loadedVoiceDetails: this.budget.details(),
+      estimatedVoiceBytes: this.budget.estimatedBytes(),
+      voiceEvictions: this.budget.evictions,
+      maxLoadedVoices: this.budget.maxLoadedVoices,
+      voiceMemoryBytes: this.budget.memoryBytes,
       activeRequests: this.limiter.active,
       queuedRequests: this.limiter.queued,
       maxConcurrentRequests: this.limiter.maxConcurrent,
@@ -380,14 +539,18 @@ export class EnginePool {
     modelPath: string,
     configPath: string,
     text: string,
+    revision?: string,
   ): Promise<PhonemizedSentence[]> {
     this.assertAccepting();
     const release = await this.limiter.acquire();
+    const voice = this.budget.voice({ modelPath, configPath, revision });
+    this.budget.beginUse(voice);
     try {
       return await new Promise<PhonemizedSentence[]>((resolve, reject) => {
         const call: PhonemizeCall = {
           id: this.nextRequestId++,
-          message: { type: 'phonemize', modelPath, configPath, text },
+          voice,
+          message: { type: 'phonemize', modelPath, configPath, revision, text },
           resolve,
           reject,
         };
@@ -395,6 +558,7 @@ export class EnginePool {
         this.dispatch();
       });
     } finally {
+      this.budget.endUse(voice);
       release();
     }
   }
@@ -476,10 +640,13 @@ export class EnginePool {
       return;
     }
     // Only the contract's fields cross to the worker (a DTO instance may carry more).
-    const { modelPath, configPath, text, options } = request;
+    const { modelPath, configPath, revision, text, options } = request;
+    const voice = this.budget.voice({ modelPath, configPath, revision });
+    this.budget.beginUse(voice);
     const run = new SynthesisRun(
       this.nextRequestId++,
-      { modelPath, configPath, text, options },
+      { modelPath, configPath, ...(revision === undefined ? {} : { revision }), text, options },
+      voice,
       release,
     );
     this.runs.add(run);
@@ -510,8 +677,23 @@ export class EnginePool {
     for (;;) {
       const idle = [...this.workers].filter((worker) => worker.state === 'idle');
       if (idle.length === 0) return;
-      const work = this.scheduler.next();
-      if (!work) return;
+      // Pinned voices first (readiness), then PRELOAD_VOICES, before any request.
+      const loader = idle.find(
+        (worker) => this.missingPins(worker).length > 0 || worker.loadQueue.length > 0,
+      );
+      if (loader) {
+        this.startLoad(loader);
+        continue;
+      }
+      // Round robin over the work that has a worker to run on; the rest waits for one.
+      const work = this.scheduler.next(
+        (job) => this.placement(job.call.voice, idle) !== undefined,
+        (run) => this.placement(run.voice, idle) !== undefined,
+      );
+      if (!work) {
+        this.loadCopiesForWaitingWork(idle);
+        return;
+      }
       if (work.kind === 'quick') {
         this.startPhonemize(work.job.call, idle);
       } else if (!work.request.planStarted) {
@@ -522,20 +704,180 @@ export class EnginePool {
     }
   }
 
-  /** An idle worker that has the voice loaded if there is one (loading one costs ~2 s, §8). */
-  private pickWorker(idle: PoolWorker[], modelPath: string): PoolWorker {
-    return idle.find((worker) => worker.voices.has(modelPath)) ?? idle[0];
+  /**
+   * The idle worker a job of this voice runs on, or undefined if it must wait: an idle
+   * worker that has the voice; for a pinned voice, any (every worker has it or is about
+   * to); for another voice that some busy worker has, none (it waits for that worker
+   * rather than load the voice again, see SECOND_COPY_WAITING_SENTENCES); for a voice
+   * no worker has, the idle worker holding the least of the voices other than the
+   * pinned ones, so the loaded voices spread over the workers.
+   */
+  private placement(voice: PooledVoice<PoolWorker>, idle: PoolWorker[]): PoolWorker | undefined {
+    const holder = idle.find((worker) => this.budget.has(worker, voice));
+    if (holder) return holder;
+    if (this.budget.isPinned(voice)) return idle[0];
+    if (voice.workers.size > 0 || voice.loading.size > 0) return undefined;
+    return this.leastLoaded(idle);
+  }
+
+  private leastLoaded(workers: PoolWorker[]): PoolWorker | undefined {
+    let best: PoolWorker | undefined;
+    let bestBytes = Infinity;
+    for (const worker of workers) {
+      const bytes = this.budget.unpinnedBytesIn(worker);
+      if (bytes < bestBytes) [best, bestBytes] = [worker, bytes];
+    }
+    return best;
+  }
+
+  private pickWorker(idle: PoolWorker[], voice: PooledVoice<PoolWorker>): PoolWorker {
+    return this.placement(voice, idle) ?? idle[0];
+  }
+
+  /**
+   * Nothing waiting can run on the idle workers: each voice with at least
+   * SECOND_COPY_WAITING_SENTENCES sentences waiting for its busy worker(s) gets another
+   * copy on an idle worker, loaded as a job of its own (the waiting sentences keep
+   * going to the copies there are), if it fits the bounds without evicting anything: a
+   * copy for a burst is worth less than a voice someone else will ask for.
+   */
+  private loadCopiesForWaitingWork(idle: PoolWorker[]): void {
+    const waiting = new Map<PooledVoice<PoolWorker>, number>();
+    const add = (voice: PooledVoice<PoolWorker>, count: number): void => {
+      if (count > 0) waiting.set(voice, (waiting.get(voice) ?? 0) + count);
+    };
+    for (const run of this.runs) add(run.voice, run.pendingSentences);
+    for (const job of this.scheduler.quickJobs()) add(job.call.voice, 1);
+    const free = [...idle];
+    for (const [voice, count] of waiting) {
+      if (count < SECOND_COPY_WAITING_SENTENCES || voice.loading.size > 0) continue;
+      if (this.budget.isPinned(voice) || voice.retired) continue;
+      const worker = this.leastLoaded(free.filter((w) => !this.budget.has(w, voice)));
+      if (!worker || !this.budget.makeRoom(voice, 1, 'fit')) continue;
+      free.splice(free.indexOf(worker), 1);
+      this.logger.log(
+        `${count} sentences of voice ${voice.paths.modelPath} wait for a busy worker: ` +
+          `loading another copy of it in worker ${worker.pid}`,
+      );
+      this.startVoiceLoad(worker, voice);
+    }
+  }
+
+  /** Loads one voice in a job of its own (a second copy, a PRELOAD_VOICES voice). */
+  private startVoiceLoad(
+    worker: PoolWorker,
+    voice: PooledVoice<PoolWorker>,
+    onLoaded?: () => void,
+  ): void {
+    voice.loading.add(worker);
+    this.budget.addSession(voice, worker);
+    const message: JobMessage = { type: 'preload', voices: [{ ...voice.paths, wide: false }] };
+    this.startJob(worker, message, (end) => {
+      voice.loading.delete(worker);
+      const error = loadError(end, voice.identity);
+      if (error) {
+        this.budget.dropSessions(voice, worker);
+        this.logger.warn(`voice ${voice.paths.modelPath} did not load: ${error.message}`);
+      }
+      onLoaded?.();
+    });
+  }
+
+  /** The pinned voices this worker has not loaded (nor failed to, since the pins changed). */
+  private missingPins(worker: PoolWorker): PooledVoice<PoolWorker>[] {
+    const wide = (this.options.idleIntraOpThreads ?? 0) > 0;
+    return this.budget
+      .pinned()
+      .filter(
+        (voice) =>
+          !worker.failedPins.has(voice.key) &&
+          (!this.budget.has(worker, voice) || (wide && !this.budget.hasWide(worker, voice))),
+      );
+  }
+
+  /**
+   * An idle (or just started) worker's next loads: the pinned voices it misses, all in
+   * one job, or else the next PRELOAD_VOICES voice queued for it.
+   */
+  private startLoad(worker: PoolWorker, startup = false): void {
+    const pins = this.missingPins(worker);
+    if (pins.length > 0 || startup) {
+      this.startPinLoad(worker, pins, startup);
+      return;
+    }
+    const queued = worker.loadQueue.shift();
+    if (!queued) return;
+    const voice = this.budget.voice(queued.voice);
+    if (voice.sessions > 0 || voice.retired) {
+      queued.settle();
+      return;
+    }
+    if (!this.budget.makeRoom(voice, 1, 'fit')) {
+      this.logger.warn(
+        `not preloading voice ${voice.paths.modelPath}: it does not fit within the voice ` +
+          'bounds (MAX_LOADED_VOICES, VOICE_MEMORY_MB) without evicting another; it loads on demand',
+      );
+      queued.settle();
+      return;
+    }
+    this.startVoiceLoad(worker, voice, queued.settle);
+  }
+
+  private startPinLoad(
+    worker: PoolWorker,
+    pins: PooledVoice<PoolWorker>[],
+    startup: boolean,
+  ): void {
+    const wide = (this.options.idleIntraOpThreads ?? 0) > 0;
+    const voices: PreloadVoice[] = [];
+    for (const voice of pins) {
+      const sessions =
+        (this.budget.has(worker, voice) ? 0 : 1) +
+        (wide && !this.budget.hasWide(worker, voice) ? 1 : 0);
+      this.budget.makeRoom(voice, sessions, 'evict');
+      this.budget.addSession(voice, worker);
+      if (wide) this.budget.addSession(voice, worker, true);
+      voices.push({ ...voice.paths, wide });
+    }
+    const waiters = worker.pinWaiters.splice(0);
+    this.startJob(worker, { type: 'preload', voices }, (end) => {
+      let error: Error | undefined;
+      if ('error' in end) error = end.error;
+      else if (end.reply.type !== 'done') error = replyError(end.reply);
+      else {
+        for (const failure of end.reply.failures) {
+          const voice = pins.find((pin) => voiceKeyMatches(pin.identity, failure.voice));
+          if (voice) {
+            this.budget.dropSessions(voice, worker);
+            worker.failedPins.add(voice.key);
+          }
+          error ??= replyError({ type: 'error', jobId: end.reply.jobId, error: failure.error });
+        }
+      }
+      worker.ready = error === undefined;
+      for (const settle of waiters) settle(error);
+      if (startup) {
+        worker.settleStartup(error);
+        if (worker.ready) this.failedStarts = 0;
+      }
+      if (error && !('error' in end)) {
+        this.logger.error(
+          `synthesis worker ${worker.pid}: loading voices failed: ${error.message}`,
+        );
+      }
+      // A worker whose preload failed still serves (it loads voices on demand).
+      if (!('error' in end) && worker.state === 'starting') worker.state = 'idle';
+    });
   }
 
   /** Plans the request on a worker, which goes on with its first sentence in the same job. */
   private startPlan(run: SynthesisRun, idle: PoolWorker[]): void {
-    const { modelPath } = run.request;
-    const worker = this.pickWorker(idle, modelPath);
+    const worker = this.pickWorker(idle, run.voice);
     run.planStarted = true;
     run.startedAt = performance.now();
     run.timer = setTimeout(() => this.onRunTimeout(run), this.options.timeoutMs);
     this.options.onDispatch?.({ kind: 'plan', requestId: run.id, workerPid: worker.pid });
-    const wide = worker.wideVoices.has(modelPath) && this.aloneOnPool(worker);
+    const wide = this.budget.hasWide(worker, run.voice) && this.aloneOnPool(worker);
     const onPlanned = (sentences: PhonemizedSentence[]): void => {
       if (run.settled || run.cancelled) return;
       run.sentences = sentences;
@@ -551,7 +893,12 @@ export class EnginePool {
       this.dispatch();
     };
     const message: JobMessage = { type: 'plan', request: run.request, wide };
-    const job = this.startJob(worker, message, (end) => this.onSentenceEnd(run, job, 0, end));
+    const job = this.startJob(
+      worker,
+      message,
+      (end) => this.onSentenceEnd(run, job, 0, end),
+      run.voice,
+    );
     job.onPlanned = onPlanned;
     run.running.add(job);
   }
@@ -592,9 +939,9 @@ export class EnginePool {
     if (!sentences) return;
     const index = run.nextToDispatch++;
     const { phonemeIds } = sentences[index];
-    const { modelPath, configPath, options } = run.request;
-    const worker = this.pickWorker(idle, modelPath);
-    const wide = worker.wideVoices.has(modelPath) && this.aloneOnPool(worker);
+    const { modelPath, configPath, revision, options } = run.request;
+    const worker = this.pickWorker(idle, run.voice);
+    const wide = this.budget.hasWide(worker, run.voice) && this.aloneOnPool(worker);
     this.options.onDispatch?.({
       kind: 'sentence',
       requestId: run.id,
@@ -604,36 +951,46 @@ export class EnginePool {
     });
     const message: JobMessage = {
       type: 'sentence',
-      sentence: { modelPath, configPath, options, phonemeIds, wide },
+      sentence: { modelPath, configPath, revision, options, phonemeIds, wide },
     };
-    const job = this.startJob(worker, message, (end) => this.onSentenceEnd(run, job, index, end));
+    const job = this.startJob(
+      worker,
+      message,
+      (end) => this.onSentenceEnd(run, job, index, end),
+      run.voice,
+    );
     run.running.add(job);
   }
 
   private startPhonemize(call: PhonemizeCall, idle: PoolWorker[]): void {
-    const worker = this.pickWorker(idle, call.message.modelPath);
+    const worker = this.pickWorker(idle, call.voice);
     const startedAt = performance.now();
     this.options.onDispatch?.({ kind: 'phonemize', requestId: call.id, workerPid: worker.pid });
-    const job = this.startJob(worker, call.message, (end) => {
-      clearTimeout(timer);
-      let outcome: JobOutcome = 'done';
-      if ('error' in end) {
-        outcome = end.outcome;
-        call.reject(end.error);
-      } else if (end.reply.type === 'phonemes') {
-        call.resolve(end.reply.sentences);
-      } else {
-        outcome = 'error';
-        call.reject(replyError(end.reply));
-      }
-      this.options.onJobSettled?.({
-        kind: 'phonemize',
-        workerPid: worker.pid,
-        outcome,
-        sentenceCount: 0,
-        durationMs: performance.now() - startedAt,
-      });
-    });
+    const job = this.startJob(
+      worker,
+      call.message,
+      (end) => {
+        clearTimeout(timer);
+        let outcome: JobOutcome = 'done';
+        if ('error' in end) {
+          outcome = end.outcome;
+          call.reject(end.error);
+        } else if (end.reply.type === 'phonemes') {
+          call.resolve(end.reply.sentences);
+        } else {
+          outcome = 'error';
+          call.reject(replyError(end.reply));
+        }
+        this.options.onJobSettled?.({
+          kind: 'phonemize',
+          workerPid: worker.pid,
+          outcome,
+          sentenceCount: 0,
+          durationMs: performance.now() - startedAt,
+        });
+      },
+      call.voice,
+    );
     const timer = setTimeout(() => {
       if (job.ended) return;
       this.logger.warn(
@@ -681,6 +1038,7 @@ export class EnginePool {
     clearTimeout(run.timer);
     this.scheduler.removeRequest(run);
     this.runs.delete(run);
+    this.budget.endUse(run.voice);
     const durationMs = run.startedAt === undefined ? 0 : performance.now() - run.startedAt;
     if (outcome === 'done') this.averageRequestMs = 0.8 * this.averageRequestMs + 0.2 * durationMs;
     run.notify();
@@ -717,27 +1075,37 @@ export class EnginePool {
     worker.child.kill('SIGKILL');
   }
 
-  /** Starts a job on an idle worker (or a starting one, for its preload). */
+  /**
+   * Starts a job on an idle worker (or a starting one, for its first load of the pinned
+   * voices). `voice`: the job uses that voice, so the worker loads it if it has not yet:
+   * the bounds are kept first (least recently used voices evicted), and should the load
+   * fail the worker is known not to hold it.
+   */
   private startJob(
     worker: PoolWorker,
     message: JobMessage,
     onEnd: (end: JobEnd) => void,
+    voice?: PooledVoice<PoolWorker>,
   ): WorkerJob {
-    const job: WorkerJob = { id: this.nextJobId++, worker, onEnd, ended: false };
-    worker.job = job;
-    if (message.type === 'preload') {
-      for (const voice of message.voices) worker.voices.add(voice.modelPath);
-    } else {
-      const modelPath =
-        message.type === 'plan'
-          ? message.request.modelPath
-          : message.type === 'sentence'
-            ? message.sentence.modelPath
-            : message.modelPath;
-      worker.voices.add(modelPath);
-      // A preloading worker stays 'starting': no request may be handed to it yet.
-      worker.state = 'busy';
+    let ended = onEnd;
+    if (voice && !this.budget.has(worker, voice)) {
+      this.budget.makeRoom(voice, 1, 'evict');
+      this.budget.addSession(voice, worker);
+      ended = (end) => {
+        if (
+          'reply' in end &&
+          end.reply.type === 'error' &&
+          VOICE_LOAD_ERRORS.has(end.reply.error.code)
+        ) {
+          this.budget.dropSessions(voice, worker);
+        }
+        onEnd(end);
+      };
     }
+    const job: WorkerJob = { id: this.nextJobId++, worker, onEnd: ended, ended: false };
+    worker.job = job;
+    // A worker loading its first pinned voices stays 'starting': no request may be handed to it yet.
+    if (worker.state === 'idle') worker.state = 'busy';
     if (worker.child.exitCode !== null || worker.child.signalCode !== null) {
       // The worker died and its exit has not been handled yet.
       queueMicrotask(() =>
@@ -789,8 +1157,9 @@ export class EnginePool {
       pid: child.pid ?? -1,
       state: 'starting',
       ready: false,
-      voices: new Set(),
-      wideVoices: new Set(),
+      failedPins: new Set(),
+      pinWaiters: [],
+      loadQueue: [],
       job: undefined,
       killedFor: undefined,
       exited: new Promise<void>((resolve) => (markExited = resolve)),
@@ -819,32 +1188,18 @@ export class EnginePool {
     return worker;
   }
 
-  private startPreload(worker: PoolWorker): void {
-    this.startJob(worker, { type: 'preload', voices: this.preload }, (end) => {
-      let error: Error | undefined;
-      if ('error' in end) error = end.error;
-      else if (end.reply.type !== 'done') error = replyError(end.reply);
-      worker.ready = error === undefined;
-      if (worker.ready && (this.options.idleIntraOpThreads ?? 0) > 0) {
-        for (const voice of this.preload) worker.wideVoices.add(voice.modelPath);
-      }
-      worker.settleStartup(error);
-      if (worker.ready) this.failedStarts = 0;
-      else if (!('error' in end)) {
-        this.logger.error(
-          `synthesis worker ${worker.pid}: preloading voices failed: ${error?.message}`,
-        );
-      }
-      // A worker whose preload failed still serves (it loads voices on demand).
-      if (!('error' in end) && worker.state === 'starting') worker.state = 'idle';
-    });
-  }
-
   private onReply(worker: PoolWorker, reply: WorkerReply): void {
     switch (reply.type) {
       case 'ready':
         if (this.state === 'stopped') return; // being ended already
-        this.startPreload(worker);
+        this.startLoad(worker, true);
+        return;
+      case 'unloaded':
+        this.options.onVoiceUnloaded?.({
+          workerPid: worker.pid,
+          voices: reply.voices,
+          sessions: reply.sessions,
+        });
         return;
       case 'warning':
         this.logger.warn(`synthesis worker ${worker.pid}: ${reply.message}`);
@@ -867,6 +1222,10 @@ export class EnginePool {
     const wasStarting = worker.state === 'starting';
     worker.state = 'exited';
     this.workers.delete(worker);
+    this.budget.dropWorker(worker);
+    // Its replacement loads the pinned voices; the voices queued for it load on demand.
+    for (const settle of worker.pinWaiters.splice(0)) settle();
+    for (const queued of worker.loadQueue.splice(0)) queued.settle();
     const how = signal ? `killed by ${signal}` : `exit code ${code}`;
     this.endJob(worker.job, { outcome: 'crashed', error: new WorkerCrashedError(how) });
     worker.settleStartup(
@@ -915,6 +1274,24 @@ export class EnginePool {
       Math.min(this.limiter.maxConcurrent, this.options.workers);
     return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Math.ceil(aheadMs / 1000)));
   }
+}
+
+/** Codes of the errors of a voice that did not load (its files), as a worker reports them. */
+const VOICE_LOAD_ERRORS = new Set(['VOICE_CONFIG_INVALID', 'VOICE_MODEL_INVALID']);
+
+function voiceKeyMatches(a: VoiceIdentity, b: VoiceIdentity): boolean {
+  return a.modelPath === b.modelPath && (a.revision ?? '') === (b.revision ?? '');
+}
+
+/** Why a one-voice load job failed, or undefined if the voice loaded. */
+function loadError(end: JobEnd, voice: VoiceIdentity): Error | undefined {
+  if ('error' in end) return end.error;
+  if (end.reply.type !== 'done') return replyError(end.reply);
+  const failure: PreloadFailure | undefined = end.reply.failures.find((f) =>
+    voiceKeyMatches(f.voice, voice),
+  );
+  if (!failure) return undefined;
+  return new WorkerReportedError(failure.error.code, failure.error.message, failure.error.name);
 }
 
 /** A reply that ended a job other than as expected, as the error it stands for. */

@@ -4,6 +4,9 @@
  * (EnginePool); controllers and services depend only on this contract.
  */
 import type { SynthesisOptions } from '@app/piper';
+import type { VoicePaths } from './worker-protocol';
+
+export type { VoicePaths } from './worker-protocol';
 
 export type EngineSynthesisOptions = Omit<SynthesisOptions, 'signal'>;
 
@@ -12,6 +15,8 @@ export interface EngineSynthesisRequest {
   modelPath: string;
   /** Absolute path of its `.onnx.json`. */
   configPath: string;
+  /** Version of the files (VoicePaths.revision): a new one never runs on an old session. */
+  revision?: string;
   text: string;
   options: EngineSynthesisOptions;
 }
@@ -39,9 +44,28 @@ export interface PhonemizedSentence {
   phonemeIds: number[];
 }
 
+/** A voice loaded in the workers (stats, /health/detailed). */
+export interface LoadedVoiceDetail {
+  modelPath: string;
+  /** VoicePaths.revision it was loaded with (absent when none was given). */
+  revision?: string;
+  /** Workers holding a session of it. */
+  workers: number;
+  /** Its sessions over every worker, all-cores ones included. */
+  sessions: number;
+  /** Estimated memory of those sessions (file size times a measured factor). */
+  estimatedBytes: number;
+  /** The default voice: loaded in every worker, never evicted. */
+  pinned: boolean;
+  /** Requests using it now (it is not evicted while any does). */
+  activeRequests: number;
+  /** Last request on it (or its load), epoch ms. */
+  lastUsed: number;
+}
+
 export interface EngineStats {
   workers: number;
-  /** Workers that are started and have the preloaded voices loaded. */
+  /** Workers that are started and have the pinned voices loaded. */
   readyWorkers: number;
   /** Running a job or handed to a request. */
   busyWorkers: number;
@@ -51,6 +75,16 @@ export interface EngineStats {
   replacedWorkers: number;
   /** Voice instances held by the workers (a voice loaded in two workers counts twice). */
   loadedVoices: number;
+  /** Each distinct voice loaded, most recently used first. */
+  loadedVoiceDetails: LoadedVoiceDetail[];
+  /** Estimated memory of every voice session in every worker. */
+  estimatedVoiceBytes: number;
+  /** Voices unloaded to stay within the bounds below, since the start. */
+  voiceEvictions: number;
+  /** MAX_LOADED_VOICES: distinct voices loaded at once (0: no bound). */
+  maxLoadedVoices: number;
+  /** VOICE_MEMORY_MB in bytes (0: no bound). */
+  voiceMemoryBytes: number;
   activeRequests: number;
   queuedRequests: number;
   maxConcurrentRequests: number;
@@ -74,10 +108,32 @@ export abstract class PiperEngine {
     modelPath: string,
     configPath: string,
     text: string,
+    revision?: string,
   ): Promise<PhonemizedSentence[]>;
 
   /**
-   * True once every worker is up and has the preloaded voices loaded, until shutdown;
+   * The default voice: loaded in every worker (with its all-cores session), never
+   * evicted. Voices pinned before become ordinary, evictable ones. Resolves when every
+   * worker has loaded it; rejects if one fails to.
+   */
+  abstract setPinnedVoices(voices: VoicePaths[]): Promise<void>;
+
+  /**
+   * Voices to have loaded ahead of requests (PRELOAD_VOICES): each once, spread over the
+   * workers, as far as the bounds allow without evicting anything. Resolves when they
+   * are loaded (or skipped); never rejects (a voice that fails is logged, and loads on
+   * demand later).
+   */
+  abstract preloadVoices(voices: VoicePaths[]): Promise<void>;
+
+  /**
+   * The voice's files were removed or replaced: every session of it is unloaded once no
+   * request uses it (requests in flight finish on the sessions they have).
+   */
+  abstract retireVoice(modelPath: string): void;
+
+  /**
+   * True once every worker is up and has the pinned (default) voices loaded, until shutdown;
    * a worker being replaced after a crash or timeout does not flip it while another
    * worker is ready.
    */

@@ -1,8 +1,9 @@
 /**
  * The server's PiperEngine: EnginePool configured from Settings. The pool's workers
  * start when `start()` is called (at boot, by EngineWarmup, with the default voice to
- * preload) and stop in the application's shutdown hook, after in-flight requests have
- * had SHUTDOWN_TIMEOUT_MS to finish.
+ * pin, then PRELOAD_VOICES to preload) and stop in the application's shutdown hook,
+ * after in-flight requests have had SHUTDOWN_TIMEOUT_MS to finish. The loaded voices
+ * are bounded by MAX_LOADED_VOICES and VOICE_MEMORY_MB (engine/voice-budget.ts).
  */
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { availableParallelism } from 'node:os';
@@ -29,6 +30,11 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
     private readonly metrics: Metrics,
   ) {
     super();
+    const evictions = metrics.counter(
+      'piper_voice_evictions_total',
+      'Voices unloaded from every worker to stay within MAX_LOADED_VOICES and VOICE_MEMORY_MB',
+      ['voice'],
+    );
     this.pool = new EnginePool({
       workers: settings.WORKERS,
       intraOpThreads: settings.workerThreads,
@@ -36,7 +42,10 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
       maxConcurrent: settings.MAX_CONCURRENT_REQUESTS,
       maxQueue: settings.MAX_QUEUE,
       timeoutMs: settings.SYNTH_TIMEOUT_MS,
+      maxLoadedVoices: settings.MAX_LOADED_VOICES,
+      voiceMemoryBytes: settings.VOICE_MEMORY_MB * 2 ** 20,
       logger: this.logger,
+      onVoiceEvicted: (voice) => evictions.inc({ voice: basename(voice.modelPath, '.onnx') }),
     });
     const stats = (): EngineStats => this.pool.stats();
     metrics.gauge(
@@ -63,6 +72,11 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
       'Voice instances loaded in the workers (a voice in two workers counts twice)',
       () => stats().loadedVoices,
     );
+    metrics.gauge(
+      'piper_loaded_voice_bytes_estimated',
+      'Estimated memory of the voice sessions loaded in every worker (file size times a measured factor)',
+      () => stats().estimatedVoiceBytes,
+    );
   }
 
   /**
@@ -72,6 +86,18 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
    */
   start(preload: VoicePaths[]): Promise<void> {
     return this.pool.start(preload);
+  }
+
+  setPinnedVoices(voices: VoicePaths[]): Promise<void> {
+    return this.pool.setPinnedVoices(voices);
+  }
+
+  preloadVoices(voices: VoicePaths[]): Promise<void> {
+    return this.pool.preloadVoices(voices);
+  }
+
+  retireVoice(modelPath: string): void {
+    this.pool.retireVoice(modelPath);
   }
 
   /** Drains in-flight requests (up to SHUTDOWN_TIMEOUT_MS), then ends every worker. Idempotent. */
@@ -117,8 +143,13 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
     this.metrics.observeSynthesis(voice, (performance.now() - started) / 1000, audioSeconds);
   }
 
-  phonemize(modelPath: string, configPath: string, text: string): Promise<PhonemizedSentence[]> {
-    return this.pool.phonemize(modelPath, configPath, text);
+  phonemize(
+    modelPath: string,
+    configPath: string,
+    text: string,
+    revision?: string,
+  ): Promise<PhonemizedSentence[]> {
+    return this.pool.phonemize(modelPath, configPath, text, revision);
   }
 
   isReady(): boolean {
@@ -141,7 +172,7 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
  * cores are never oversubscribed), and sentence scheduling spreads one long request
  * over every worker. What that split loses is a lone one-sentence request on an idle
  * server (about 205 ms with one thread against 145 ms with two, contract §8), so each
- * worker also keeps a session with every core of each preloaded voice and runs on it a
+ * worker also keeps a session with every core of the pinned (default) voice and runs on it a
  * sentence that starts while every other worker is idle. None when the workers already
  * use every core.
  */

@@ -138,6 +138,26 @@ describe(SentenceScheduler.name, () => {
     expect(scheduler.queuedSentences).toBe(0);
   });
 
+  it('passes over work that cannot run now, which keeps its turn for later', () => {
+    const scheduler = new SentenceScheduler<string, FakeRequest>();
+    const waiting = new FakeRequest(1, 2);
+    const other = new FakeRequest(2, 2);
+    scheduler.addRequest(waiting);
+    scheduler.addRequest(other);
+    scheduler.addQuickJob('phonemize on a busy voice');
+    scheduler.addQuickJob('phonemize');
+    const notWaiting = (request: FakeRequest): boolean => request !== waiting;
+    const notBusy = (job: string): boolean => job === 'phonemize';
+
+    expect(scheduler.next(notBusy, notWaiting)).toEqual({ kind: 'quick', job: 'phonemize' });
+    expect(scheduler.next(notBusy, notWaiting)).toEqual({ kind: 'sentence', request: other });
+    other.nextToDispatch += 1;
+    expect(scheduler.quickJobs()).toEqual(['phonemize on a busy voice']);
+    // Once it can run, the request passed over comes first: it was served least recently.
+    expect(scheduler.next(notBusy)).toEqual({ kind: 'sentence', request: waiting });
+    expect(scheduler.next()).toEqual({ kind: 'quick', job: 'phonemize on a busy voice' });
+  });
+
   it('takes back quick jobs not handed out yet and clears at shutdown', () => {
     const scheduler = new SentenceScheduler<string, FakeRequest>();
     scheduler.addQuickJob('plan A');

@@ -28,7 +28,7 @@ export interface SchedulableRequest {
 export type ScheduledWork<Q, R> = { kind: 'quick'; job: Q } | { kind: 'sentence'; request: R };
 
 export class SentenceScheduler<Q, R extends SchedulableRequest> {
-  private readonly quickJobs: Q[] = [];
+  private readonly waitingQuickJobs: Q[] = [];
   private readonly requests = new Set<R>();
   /** Sequence number of each request's last sentence handed out. */
   private readonly lastServed = new Map<R, number>();
@@ -36,7 +36,7 @@ export class SentenceScheduler<Q, R extends SchedulableRequest> {
 
   /** Quick jobs waiting (plans, phonemize calls). */
   get queuedQuickJobs(): number {
-    return this.quickJobs.length;
+    return this.waitingQuickJobs.length;
   }
 
   /** Sentences waiting for a worker, over every request. */
@@ -46,15 +46,20 @@ export class SentenceScheduler<Q, R extends SchedulableRequest> {
     return count;
   }
 
+  /** The quick jobs waiting, first come first. */
+  quickJobs(): readonly Q[] {
+    return this.waitingQuickJobs;
+  }
+
   addQuickJob(job: Q): void {
-    this.quickJobs.push(job);
+    this.waitingQuickJobs.push(job);
   }
 
   /** Takes back the quick jobs not handed out yet that `matches` picks; returns how many. */
   removeQuickJobs(matches: (job: Q) => boolean): number {
-    const before = this.quickJobs.length;
-    const kept = this.quickJobs.filter((job) => !matches(job));
-    this.quickJobs.splice(0, before, ...kept);
+    const before = this.waitingQuickJobs.length;
+    const kept = this.waitingQuickJobs.filter((job) => !matches(job));
+    this.waitingQuickJobs.splice(0, before, ...kept);
     return before - kept.length;
   }
 
@@ -62,7 +67,7 @@ export class SentenceScheduler<Q, R extends SchedulableRequest> {
   clear(): Q[] {
     this.requests.clear();
     this.lastServed.clear();
-    return this.quickJobs.splice(0);
+    return this.waitingQuickJobs.splice(0);
   }
 
   /** A request whose work may now be handed out, in turn after those served before it arrived. */
@@ -80,15 +85,22 @@ export class SentenceScheduler<Q, R extends SchedulableRequest> {
   /**
    * The next work for an idle worker, or undefined when nothing waits. For a sentence
    * the caller hands out the request's next sentence in order (and so lowers its
-   * `pendingSentences`, raises its `sentencesInFlight`).
+   * `pendingSentences`, raises its `sentencesInFlight`). Work the predicates turn down
+   * (it has no worker to run on now: its voice is loaded only in busy ones) is passed
+   * over and keeps its place: the order among the rest is unchanged.
    */
-  next(): ScheduledWork<Q, R> | undefined {
-    const job = this.quickJobs.shift();
-    if (job !== undefined) return { kind: 'quick', job };
+  next(
+    canRunQuick: (job: Q) => boolean = () => true,
+    canRun: (request: R) => boolean = () => true,
+  ): ScheduledWork<Q, R> | undefined {
+    const index = this.waitingQuickJobs.findIndex((job) => canRunQuick(job));
+    if (index >= 0) return { kind: 'quick', job: this.waitingQuickJobs.splice(index, 1)[0] };
     let best: R | undefined;
     for (const request of this.requests) {
       if (request.pendingSentences <= 0) continue;
-      if (!best || this.before(request, best)) best = request;
+      if (best && !this.before(request, best)) continue;
+      if (!canRun(request)) continue;
+      best = request;
     }
     if (!best) return undefined;
     this.lastServed.set(best, ++this.served);

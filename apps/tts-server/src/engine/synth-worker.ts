@@ -3,7 +3,8 @@
  * `child_process.fork`, speaking the protocol of worker-protocol.ts over IPC.
  *
  * Loading a voice costs over ten times one synthesis (../shared/PIPER_CONTRACT.md §8),
- * so a worker lives long and keeps every voice it has loaded, by model path. It runs
+ * so a worker lives long and keeps the voices it has loaded, by model path and revision,
+ * until the pool unloads one (its memory budget, a retired voice). It runs
  * one job at a time (its onnxruntime session already uses the worker's share of the
  * cores). A job is small: plan a request (check options, phonemize, cut into
  * sentences) or synthesize one sentence; the pool decides which request's sentence
@@ -17,7 +18,7 @@
  * so no worker outlives its server.
  *
  * argv[2]: onnxruntime intra-op threads per voice session (0 = onnxruntime's default).
- * argv[3]: intra-op threads of a second, wide session of each preloaded voice, used for
+ * argv[3]: intra-op threads of a second, wide session of each pinned voice, used for
  * a sentence the pool runs while every other worker is idle (0 or absent: none).
  * onnxruntime fixes a session's threads when it is created, so a worker that should
  * use one core under load and every core when alone needs two sessions.
@@ -34,8 +35,10 @@ import {
 import type { EngineSynthesisRequest, PhonemizedSentence } from './piper-engine';
 import {
   INTERNAL_ERROR_CODE,
+  type PreloadFailure,
   type ReportedError,
   type SentenceJob,
+  type VoiceIdentity,
   type VoicePaths,
   type WorkerReply,
   type WorkerRequest,
@@ -65,23 +68,62 @@ const logger = {
   warn: (message: string): void => void send({ type: 'warning', message }),
 };
 
-const voices = new Map<string, Promise<PiperVoice>>();
+/** Loaded voices by identity (model path and revision), then by intra-op threads. */
+const voices = new Map<string, Map<number, Promise<PiperVoice>>>();
 
-function loadVoice({ modelPath, configPath }: VoicePaths, wide = false): Promise<PiperVoice> {
+function identityKey({ modelPath, revision }: VoiceIdentity): string {
+  return `${revision ?? ''}\0${modelPath}`;
+}
+
+function loadVoice(
+  { modelPath, configPath, revision }: VoicePaths,
+  wide = false,
+): Promise<PiperVoice> {
   const threads = wide && wideIntraOpThreads > 0 ? wideIntraOpThreads : intraOpThreads;
-  const key = `${threads}:${modelPath}`;
-  let voice = voices.get(key);
+  const key = identityKey({ modelPath, revision });
+  let sessions = voices.get(key);
+  if (!sessions) {
+    sessions = new Map();
+    voices.set(key, sessions);
+  }
+  let voice = sessions.get(threads);
   if (!voice) {
     const loading = PiperVoice.load(modelPath, { configPath, intraOpThreads: threads, logger });
-    voices.set(key, loading);
+    const variants = sessions;
+    variants.set(threads, loading);
     // A voice that failed to load is forgotten, so a later request tries again
     // (the files may have been fixed) instead of getting a stale error forever.
     loading.catch(() => {
-      if (voices.get(key) === loading) voices.delete(key);
+      if (variants.get(threads) === loading) variants.delete(threads);
+      if (variants.size === 0 && voices.get(key) === variants) voices.delete(key);
     });
     voice = loading;
   }
   return voice;
+}
+
+/**
+ * Forgets every session of these voices and releases their onnxruntime sessions (the
+ * native memory, which is most of a voice). The pool unloads only voices no request
+ * uses, and this runs between jobs, so no inference is using a session being released.
+ */
+async function unloadVoices(identities: VoiceIdentity[]): Promise<number> {
+  let released = 0;
+  for (const identity of identities) {
+    const key = identityKey(identity);
+    const sessions = voices.get(key);
+    if (!sessions) continue;
+    voices.delete(key);
+    for (const loading of sessions.values()) {
+      try {
+        await (await loading).release();
+        released += 1;
+      } catch {
+        // It never loaded: nothing to release.
+      }
+    }
+  }
+  return released;
 }
 
 /**
@@ -95,10 +137,11 @@ function loadVoice({ modelPath, configPath }: VoicePaths, wide = false): Promise
 async function plan({
   modelPath,
   configPath,
+  revision,
   text,
   options,
 }: EngineSynthesisRequest): Promise<PhonemizedSentence[]> {
-  const voice = await loadVoice({ modelPath, configPath });
+  const voice = await loadVoice({ modelPath, configPath, revision });
   try {
     await voice.synthesize('a', { ...options, signal: AbortSignal.abort() }).next();
   } catch (error) {
@@ -123,11 +166,12 @@ async function plan({
 async function synthesizeSentence({
   modelPath,
   configPath,
+  revision,
   options,
   phonemeIds,
   wide,
 }: SentenceJob): Promise<{ pcm: Int16Array; sampleRate: number; inferenceMs: number }> {
-  const voice = await loadVoice({ modelPath, configPath }, wide);
+  const voice = await loadVoice({ modelPath, configPath, revision }, wide);
   const defaults = voice.config.inference;
   const scales = {
     noiseScale: options.noiseScale ?? defaults.noiseScale,
@@ -175,24 +219,33 @@ function reportError(error: unknown): ReportedError {
   return { name: 'Error', code: INTERNAL_ERROR_CODE, message: String(error) };
 }
 
-async function runJob(request: WorkerRequest): Promise<void> {
+async function runJob(request: Exclude<WorkerRequest, { type: 'unload' }>): Promise<void> {
   const { jobId } = request;
   try {
     switch (request.type) {
-      case 'preload':
+      case 'preload': {
+        // Each voice is tried, so one bad file does not keep the others out.
+        const failures: PreloadFailure[] = [];
         for (const voice of request.voices) {
-          await loadVoice(voice);
-          if (wideIntraOpThreads > 0) await loadVoice(voice, true);
+          try {
+            await loadVoice(voice);
+            if (voice.wide && wideIntraOpThreads > 0) await loadVoice(voice, true);
+          } catch (error) {
+            const { modelPath, revision } = voice;
+            failures.push({ voice: { modelPath, revision }, error: reportError(error) });
+          }
         }
-        await send({ type: 'done', jobId });
+        await send({ type: 'done', jobId, failures });
         return;
+      }
       case 'plan': {
         const sentences = await plan(request.request);
         await send({ type: 'planned', jobId, sentences });
-        const { modelPath, configPath, options } = request.request;
+        const { modelPath, configPath, revision, options } = request.request;
         const first = await synthesizeSentence({
           modelPath,
           configPath,
+          revision,
           options,
           phonemeIds: sentences[0].phonemeIds,
           wide: request.wide && sentences.length === 1,
@@ -204,8 +257,8 @@ async function runJob(request: WorkerRequest): Promise<void> {
         await send({ type: 'audio', jobId, ...(await synthesizeSentence(request.sentence)) });
         return;
       case 'phonemize': {
-        const { modelPath, configPath, text } = request;
-        const sentences = await phonemize({ modelPath, configPath }, text);
+        const { modelPath, configPath, revision, text } = request;
+        const sentences = await phonemize({ modelPath, configPath, revision }, text);
         await send({ type: 'phonemes', jobId, sentences });
         return;
       }
@@ -223,7 +276,15 @@ async function runJob(request: WorkerRequest): Promise<void> {
 let jobs: Promise<void> = Promise.resolve();
 
 process.on('message', (request: WorkerRequest) => {
-  jobs = jobs.then(() => runJob(request));
+  if (request.type === 'unload') {
+    const { voices: unloaded } = request;
+    jobs = jobs.then(async () => {
+      const sessions = await unloadVoices(unloaded);
+      await send({ type: 'unloaded', voices: unloaded, sessions });
+    });
+  } else {
+    jobs = jobs.then(() => runJob(request));
+  }
 });
 
 process.on('disconnect', () => process.exit(0));

@@ -10,7 +10,9 @@
  * whichever worker is idle (the first one in the plan's own job). Every job message
  * carries a `jobId` chosen by the parent; every reply carries it back. A worker runs
  * one job at a time and ends each with exactly one of `done`, `phonemes`, `audio` or
- * `error`; a plan sends `planned` before its `audio`.
+ * `error`; a plan sends `planned` before its `audio`. `unload` is not a job: it has no
+ * `jobId`, may be sent to a busy worker (it runs after the job in progress, in order
+ * with every other message) and is answered by `unloaded`, which ends nothing.
  */
 import type {
   EngineSynthesisOptions,
@@ -22,25 +24,52 @@ import type {
 export interface VoicePaths {
   modelPath: string;
   configPath: string;
+  /**
+   * Opaque version of the files (the registry's, e.g. their mtimes and sizes). A voice
+   * is its model path and revision: a request of a new revision never runs on a session
+   * loaded from the files it replaced. Absent: one unnamed revision.
+   */
+  revision?: string;
+}
+
+/** Which loaded voice: its model path and revision (every session of it, whatever its threads). */
+export interface VoiceIdentity {
+  modelPath: string;
+  revision?: string;
+}
+
+/** A voice to load ahead of requests; `wide`: its all-cores session too, if the worker has one. */
+export interface PreloadVoice extends VoicePaths {
+  wide: boolean;
 }
 
 /** One sentence of a planned request, to be synthesized on any worker. */
 export interface SentenceJob {
   modelPath: string;
   configPath: string;
+  revision?: string;
   options: EngineSynthesisOptions;
   phonemeIds: number[];
   /**
    * Run it on the worker's session with every core (see EnginePoolOptions
-   * `idleIntraOpThreads`): the pool is otherwise idle. Only for a preloaded voice.
+   * `idleIntraOpThreads`): the pool is otherwise idle. Only for a pinned voice.
    */
   wide: boolean;
 }
 
 /** Parent → worker. */
 export type WorkerRequest =
-  /** Load these voices now (a fresh worker, before it takes requests). */
-  | { type: 'preload'; jobId: number; voices: VoicePaths[] }
+  /**
+   * Load these voices now: a fresh worker's pinned voices before it takes requests, a
+   * voice pinned later, a PRELOAD_VOICES voice, or a second copy of a busy voice.
+   */
+  | { type: 'preload'; jobId: number; voices: PreloadVoice[] }
+  /**
+   * Release every session of these voices (all thread counts). The pool sends it only
+   * for a voice no request uses, so nothing in this worker's queue still needs it; a
+   * later job of the voice loads it again.
+   */
+  | { type: 'unload'; voices: VoiceIdentity[] }
   /**
    * Check the options and cut the text into sentences exactly as PiperVoice.synthesize
    * does, reply `planned`, then synthesize the first sentence (`audio`) in the same job:
@@ -49,7 +78,14 @@ export type WorkerRequest =
    */
   | { type: 'plan'; jobId: number; request: EngineSynthesisRequest; wide: boolean }
   | { type: 'sentence'; jobId: number; sentence: SentenceJob }
-  | { type: 'phonemize'; jobId: number; modelPath: string; configPath: string; text: string };
+  | {
+      type: 'phonemize';
+      jobId: number;
+      modelPath: string;
+      configPath: string;
+      revision?: string;
+      text: string;
+    };
 
 /** An engine error reduced to what crosses a process boundary. */
 export interface ReportedError {
@@ -58,6 +94,12 @@ export interface ReportedError {
   /** PiperError code, or INTERNAL_ERROR for anything else. */
   code: string;
   message: string;
+}
+
+/** A voice of a preload that did not load (the others did). */
+export interface PreloadFailure {
+  voice: VoiceIdentity;
+  error: ReportedError;
 }
 
 /** Code of a worker-side error that is not a PiperError (a bug, not user input). */
@@ -69,8 +111,10 @@ export type WorkerReply =
   | { type: 'ready' }
   /** A warning from the engine (e.g. phonemes missing from a voice's map). */
   | { type: 'warning'; message: string }
-  /** End of a preload. */
-  | { type: 'done'; jobId: number }
+  /** End of a preload: every voice was tried; those that failed to load are listed. */
+  | { type: 'done'; jobId: number; failures: PreloadFailure[] }
+  /** An `unload` ran: how many sessions it released (0: none was loaded). */
+  | { type: 'unloaded'; voices: VoiceIdentity[]; sessions: number }
   /** A request's sentences, in the order they are spoken (a plan job goes on with the first). */
   | { type: 'planned'; jobId: number; sentences: PhonemizedSentence[] }
   /** One sentence's audio: speech then the sentence silence, mono 16-bit. */

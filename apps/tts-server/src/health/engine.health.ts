@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { PiperEngine } from '../engine/piper-engine';
+import { DefaultVoiceInstaller } from '../models/default-voice-installer.service';
 import { VoiceRegistry } from '../models/voice-registry.service';
 import { ShutdownState } from './shutdown-state';
 
 /**
- * Readiness: the server can answer a synthesis now — not shutting down, a default voice
+ * Readiness: the server can answer a synthesis now with the voice it was configured
+ * for — not shutting down, DEFAULT_MODEL not still downloading, a default voice
  * installed, every worker started with that voice loaded.
  */
 @Injectable()
@@ -15,6 +17,7 @@ export class EngineHealthIndicator {
     private readonly engine: PiperEngine,
     private readonly voices: VoiceRegistry,
     private readonly shutdown: ShutdownState,
+    private readonly installer: DefaultVoiceInstaller,
   ) {}
 
   check(): HealthIndicatorResult {
@@ -23,6 +26,16 @@ export class EngineHealthIndicator {
     const defaultVoice = this.voices.defaultVoice()?.name ?? null;
     const details = { defaultVoice, workers: stats.workers, readyWorkers: stats.readyWorkers };
     if (this.shutdown.shuttingDown) return session.down({ ...details, message: 'shutting down' });
+    const install = this.installer.status();
+    if (install.state === 'downloading') {
+      const percent = install.totalBytes
+        ? Math.floor((install.bytes / install.totalBytes) * 100)
+        : 0;
+      return session.down({
+        ...details,
+        message: `downloading DEFAULT_MODEL ${install.voice} (${install.file ?? 'catalogue'}, ${percent}%)`,
+      });
+    }
     if (!defaultVoice)
       return session.down({ ...details, message: 'no voice installed in MODEL_DIR' });
     if (!this.engine.isReady())

@@ -10,6 +10,7 @@ import { SkipThrottle } from '@nestjs/throttler';
 import { SERVICE_VERSION } from '../common/package-version';
 import { VoiceRegistry } from '../models/voice-registry.service';
 import { EngineHealthIndicator } from './engine.health';
+import { HealthDetailsService, type HealthDetails } from './health-details.service';
 
 @ApiTags('health')
 @Controller('health')
@@ -18,6 +19,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly engine: EngineHealthIndicator,
     private readonly voices: VoiceRegistry,
+    private readonly detailsService: HealthDetailsService,
   ) {}
 
   @Get()
@@ -25,6 +27,44 @@ export class HealthController {
   @ApiOkResponse({ schema: { example: { status: 'ok', version: '0.1.0', models_available: 2 } } })
   status(): { status: 'ok'; version: string; models_available: number } {
     return { status: 'ok', version: SERVICE_VERSION, models_available: this.voices.list().length };
+  }
+
+  @Get('detailed')
+  @ApiOperation({
+    summary:
+      'Operator view: readiness and why not, installed and invalid voices with reasons, workers',
+    description:
+      'Always 200 (it is a report, not a probe); `status` is "degraded" when a voice in MODEL_DIR ' +
+      'is invalid or DEFAULT_MODEL could not be downloaded.',
+  })
+  @ApiOkResponse({
+    schema: {
+      example: {
+        status: 'degraded',
+        version: '0.1.0',
+        uptime_seconds: 42,
+        ready: true,
+        default_voice: 'en_US-lessac-medium',
+        default_voice_install: { state: 'not-needed' },
+        voices: {
+          installed: ['en_US-lessac-medium'],
+          invalid: [
+            {
+              name: 'en_GB-alan-low',
+              path: 'en_GB-alan-low/en_GB-alan-low.onnx',
+              reasons: [
+                'en_GB-alan-low/en_GB-alan-low.onnx: the network file is truncated (1048576 bytes, its structure needs at least 63201294): still being copied, or a broken download',
+              ],
+            },
+          ],
+          reload_interval_ms: 2000,
+        },
+        engine: { workers: 2, readyWorkers: 2, loadedVoices: 2 },
+      },
+    },
+  })
+  detailed(): HealthDetails {
+    return this.detailsService.details();
   }
 
   /** Liveness: the process answers HTTP. Probes are not rate limited. */

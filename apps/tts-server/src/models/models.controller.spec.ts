@@ -65,6 +65,18 @@ class InProcessEngine extends PiperEngine {
     throw new Error('not used by the models endpoints');
   }
 
+  setPinnedVoices(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  preloadVoices(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  retireVoice(modelPath: string): void {
+    this.voices.delete(modelPath);
+  }
+
   isReady(): boolean {
     return true;
   }
@@ -77,6 +89,11 @@ class InProcessEngine extends PiperEngine {
       idleWorkers: 0,
       replacedWorkers: 0,
       loadedVoices: this.voices.size,
+      loadedVoiceDetails: [],
+      estimatedVoiceBytes: 0,
+      voiceEvictions: 0,
+      maxLoadedVoices: 0,
+      voiceMemoryBytes: 0,
       activeRequests: 0,
       queuedRequests: 0,
       maxConcurrentRequests: 1,
@@ -181,6 +198,7 @@ describe(ModelsController.name, () => {
         sample_rate: 22050,
         phoneme_type: 'espeak',
         espeak_voice: 'en-us',
+        inference: { noise_scale: 0.667, length_scale: 1, noise_w: 0.8 },
       };
       expect(response.body).toEqual({
         'en_GB-seed-medium': {
@@ -289,6 +307,7 @@ describe(ModelsController.name, () => {
         {
           modelPath: plainModelPath,
           configPath: `${plainModelPath}.json`,
+          revision: expect.any(String) as string,
           text: DEMO_SENTENCES['en'],
           options: {},
         },

@@ -86,6 +86,11 @@ export class ModelsService {
       phoneme_type: config.phonemeType,
       espeak_voice: config.espeakVoice,
       default: isDefault,
+      inference: {
+        noise_scale: config.inference.noiseScale,
+        length_scale: config.inference.lengthScale,
+        noise_w: config.inference.noiseW,
+      },
     };
   }
 
@@ -116,6 +121,7 @@ export class ModelsService {
     const audio = await this.engine.synthesizeAll({
       modelPath: entry.modelPath,
       configPath: entry.configPath,
+      revision: entry.revision,
       text: demoSentence(entry.config),
       options: {},
     });

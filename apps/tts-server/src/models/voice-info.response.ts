@@ -35,6 +35,17 @@ export class VoiceLanguageResponse {
   country_english!: string | null;
 }
 
+export class VoiceInferenceResponse {
+  @ApiProperty({ example: 0.667 })
+  noise_scale!: number;
+
+  @ApiProperty({ example: 1 })
+  length_scale!: number;
+
+  @ApiProperty({ example: 0.8 })
+  noise_w!: number;
+}
+
 export class VoiceInfoResponse {
   @ApiProperty({ type: [SpeakerResponse] })
   speakers!: SpeakerResponse[];
@@ -75,6 +86,14 @@ export class VoiceInfoResponse {
 
   @ApiProperty({ description: 'True for the voice used when a request names none' })
   default!: boolean;
+
+  @ApiProperty({
+    type: VoiceInferenceResponse,
+    description:
+      "The voice's own scales (its config's `inference`), used when a request sets none; " +
+      'to speak at N× speed send `length_scale` = this length_scale / N',
+  })
+  inference!: VoiceInferenceResponse;
 }
 
 /** Voice name → description, in name order. */
@@ -98,6 +117,7 @@ export const VOICES_RESPONSE_EXAMPLE: VoicesResponse = {
     sample_rate: 16000,
     num_speakers: 1,
     phoneme_type: 'espeak',
+    inference: { noise_scale: 0.667, length_scale: 1, noise_w: 0.8 },
     espeak_voice: 'de',
     default: false,
   },
@@ -120,6 +140,7 @@ export const VOICES_RESPONSE_EXAMPLE: VoicesResponse = {
     sample_rate: 22050,
     num_speakers: 109,
     phoneme_type: 'espeak',
+    inference: { noise_scale: 0.667, length_scale: 1, noise_w: 0.8 },
     espeak_voice: 'en-gb-x-rp',
     default: true,
   },

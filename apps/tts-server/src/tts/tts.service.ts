@@ -122,11 +122,19 @@ export class TtsService {
       streamed,
       voice: voice.name,
       modelPath: voice.modelPath,
+      // A voice replaced in MODEL_DIR is a new revision: its audio is cached apart.
+      revision: voice.revision,
       text,
       speakerId,
       ...options,
     });
-    const request = { modelPath: voice.modelPath, configPath: voice.configPath, text, options };
+    const request = {
+      modelPath: voice.modelPath,
+      configPath: voice.configPath,
+      revision: voice.revision,
+      text,
+      options,
+    };
     // Both names come from the registry and the voice config, never from the request.
     const filename = `tts_${voice.name}_${speakerId}.${fileExtensionOf(format)}`;
     const disposition = `${job.disposition ?? 'attachment'}; filename=${filename}`;
@@ -265,7 +273,12 @@ export class TtsService {
   async phonemize(dto: PhonemizeDto): Promise<PhonemizeResponseDto> {
     const text = this.checkedText(dto.text);
     const voice = this.voice(dto.model);
-    const sentences = await this.engine.phonemize(voice.modelPath, voice.configPath, text);
+    const sentences = await this.engine.phonemize(
+      voice.modelPath,
+      voice.configPath,
+      text,
+      voice.revision,
+    );
     return {
       sentences: sentences.map(({ phonemes, phonemeIds }) => ({
         phonemes,

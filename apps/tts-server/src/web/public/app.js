@@ -297,8 +297,11 @@
     const voice = currentVoice();
     const body = { text: ui.text.value, model: ui.voice.value };
     if (voice && voice.num_speakers > 1) body.speaker_id = ui.speaker.value;
-    // At 1× the voice's own length_scale (from its config) applies.
-    if (speed() !== 1) body.length_scale = Number((1 / speed()).toFixed(3));
+    // Speed scales the voice's own length_scale (from its config): 2× is half of it.
+    if (speed() !== 1) {
+      const own = voice && voice.inference ? voice.inference.length_scale : 1;
+      body.length_scale = Number((own / speed()).toFixed(3));
+    }
     return body;
   }
 
