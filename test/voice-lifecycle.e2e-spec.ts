@@ -12,7 +12,7 @@ import request from 'supertest';
 import { writeBenchVoice, writeTestVoice } from '@app/piper';
 import type { HealthDetails } from '../apps/tts-server/src/health/health-details.service';
 import { binary, listenOnLoopback, longText, waitFor } from './support/processes';
-import { removeDir, startServer } from './support/test-server';
+import { metricSample, removeDir, startServer } from './support/test-server';
 import {
   startVoiceCatalogueServer,
   type VoiceCatalogueServer,
@@ -175,10 +175,14 @@ describe('Hot reload of MODEL_DIR', () => {
       .buffer(true)
       .parse(binary)
       .then((res) => res);
-    // Let the request reach the workers, then take the voice away under it.
-    await waitFor('the request to hold a synthesis slot', async () => {
-      const detailed = await request(url).get('/health/detailed');
-      return detailed.body.engine?.activeRequests > 0;
+    // Let the request start speaking (its voice loaded in a worker), then take the
+    // voice away under it.
+    await waitFor('the request to be synthesizing on bench-voice', async () => {
+      const detailed = (await request(url).get('/health/detailed')).body as HealthDetails;
+      return detailed.engine.loadedVoiceDetails.some(
+        ({ modelPath, workers, activeRequests }) =>
+          modelPath === 'bench-voice.onnx' && workers > 0 && activeRequests > 0,
+      );
     });
     await rm(join(modelDir, 'bench-voice.onnx'));
     await rm(join(modelDir, 'bench-voice.onnx.json'));
@@ -237,5 +241,66 @@ describe('Hot reload of MODEL_DIR', () => {
       .send({ text: 'Whole again.', model: 'half-copied' })
       .expect(200);
     await rm(join(modelDir, '.staging-fix'), { recursive: true, force: true });
+  });
+});
+
+describe('Voice memory budget', () => {
+  let modelDir: string;
+  let app: NestExpressApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    modelDir = await mkdtemp(join(tmpdir(), 'voice-budget-'));
+    for (const name of ['default-voice', 'preloaded', 'second', 'third']) {
+      await writeTestVoice(modelDir, { name });
+    }
+    app = await startServer({
+      MODEL_DIR: modelDir,
+      DEFAULT_MODEL: 'default-voice',
+      WORKERS: '2',
+      PRELOAD_VOICES: 'preloaded,not-installed',
+      MAX_LOADED_VOICES: '3',
+      ...LIMITS,
+    });
+    url = await listenOnLoopback(app);
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await removeDir(modelDir);
+  });
+
+  async function loaded(): Promise<Record<string, { workers: number; pinned: boolean }>> {
+    const res = await request(url).get('/health/detailed').expect(200);
+    const details = (res.body as HealthDetails).engine.loadedVoiceDetails;
+    return Object.fromEntries(
+      details.map(({ modelPath, workers, pinned }) => [
+        modelPath.replace(/\.onnx$/, ''),
+        { workers, pinned },
+      ]),
+    );
+  }
+
+  it('loads the default voice in every worker and PRELOAD_VOICES once', async () => {
+    expect(await loaded()).toEqual({
+      'default-voice': { workers: 2, pinned: true },
+      preloaded: { workers: 1, pinned: false },
+    });
+  });
+
+  it('evicts the least recently used voice beyond MAX_LOADED_VOICES, never the default', async () => {
+    await request(url).post('/tts').send({ text: 'Second.', model: 'second' }).expect(200);
+    expect(Object.keys(await loaded()).sort()).toEqual(['default-voice', 'preloaded', 'second']);
+
+    await request(url).post('/tts').send({ text: 'Third.', model: 'third' }).expect(200);
+    const after = await loaded();
+    expect(Object.keys(after).sort()).toEqual(['default-voice', 'second', 'third']);
+    expect(after['default-voice']).toEqual({ workers: 2, pinned: true });
+    const metrics = await request(url).get('/metrics').expect(200);
+    expect(metricSample(metrics.text, 'piper_voice_evictions_total{voice="preloaded"}')).toBe(1);
+
+    // The evicted voice loads again on demand and speaks as before.
+    await request(url).post('/tts').send({ text: 'Back again.', model: 'preloaded' }).expect(200);
+    expect(Object.keys(await loaded()).sort()).toEqual(['default-voice', 'preloaded', 'third']);
   });
 });

@@ -191,7 +191,9 @@ export class PiperVoice {
     const plan = this.plan(text, options);
     for (const [index, phonemes] of plan.sentences.entries()) {
       if (options.signal?.aborted) return;
-      yield await this.synthesizeSentence(index, phonemes, plan);
+      const phonemeIds = this.phonemesToIds(phonemes);
+      const audio = await this.speakSentence(phonemeIds, plan);
+      yield { index, phonemes, phonemeIds, ...audio, sampleRate: this.sampleRate };
     }
   }
 
@@ -210,7 +212,29 @@ export class PiperVoice {
     await this.model.release();
   }
 
-  private plan(text: string, options: SynthesisOptions): SynthesisPlan {
+  /**
+   * What `synthesize` does before it speaks: the options checked (typed errors) and
+   * resolved over the voice's defaults, and the text cut into the sentences it speaks
+   * (empty ones dropped, overlong ones cut, a long first sentence cut at clauses when
+   * asked). With `speakSentence` this lets a caller spread one text's sentences over
+   * several voices (processes) and get exactly the audio `synthesize` would make.
+   */
+  plan(text: string, options: SynthesisOptions = {}): SynthesisPlan {
+    const settings = this.sentenceSettings(options);
+    if (typeof text !== 'string') throw new EmptyTextError('text must be a string');
+    const sentences = this.phonemize(text)
+      .filter((sentence) => sentence.length > 0)
+      .flatMap((sentence) => splitOverlongSentence(sentence, MAX_PHONEMES_PER_INFERENCE));
+    if (sentences.length === 0) throw new EmptyTextError();
+    const splitAbove = options.firstSentenceClauseSplitPhonemes;
+    if (splitAbove !== undefined && sentences[0].length > splitAbove) {
+      sentences.splice(0, 1, ...splitAtClauses(sentences[0]));
+    }
+    return { ...settings, sentences };
+  }
+
+  /** The options checked (typed errors) and resolved over the voice's defaults. */
+  sentenceSettings(options: SynthesisOptions = {}): SentenceSettings {
     const defaults = this.config.inference;
     const scales: InferenceScales = {
       noiseScale: checkedOption('noiseScale', options.noiseScale, defaults.noiseScale),
@@ -224,17 +248,7 @@ export class PiperVoice {
       0,
     );
     const speakerId = this.resolveSpeakerId(options.speaker);
-    if (typeof text !== 'string') throw new EmptyTextError('text must be a string');
-    const sentences = this.phonemize(text)
-      .filter((sentence) => sentence.length > 0)
-      .flatMap((sentence) => splitOverlongSentence(sentence, MAX_PHONEMES_PER_INFERENCE));
-    if (sentences.length === 0) throw new EmptyTextError();
-    const splitAbove = options.firstSentenceClauseSplitPhonemes;
-    if (splitAbove !== undefined && sentences[0].length > splitAbove) {
-      sentences.splice(0, 1, ...splitAtClauses(sentences[0]));
-    }
     return {
-      sentences,
       scales,
       volume,
       speakerId,
@@ -243,39 +257,40 @@ export class PiperVoice {
     };
   }
 
-  private async synthesizeSentence(
-    index: number,
-    phonemes: string[],
-    plan: SynthesisPlan,
-  ): Promise<SentenceAudio> {
-    const phonemeIds = this.phonemesToIds(phonemes);
+  /**
+   * One sentence, as `synthesize` speaks it (§5, §6): the network run with the
+   * settings' scales and speaker, peak-normalised 16-bit at their volume, then the
+   * sentence silence.
+   */
+  async speakSentence(
+    phonemeIds: number[],
+    settings: SentenceSettings,
+  ): Promise<{ pcm: Int16Array; speechSamples: number; inferenceMs: number }> {
     const started = performance.now();
-    const audio = await this.model.infer(phonemeIds, plan.scales, plan.speakerId);
+    const audio = await this.model.infer(phonemeIds, settings.scales, settings.speakerId);
     const inferenceMs = performance.now() - started;
-    const speech = floatToPcm16(audio, plan.volume);
+    const speech = floatToPcm16(audio, settings.volume);
     let pcm = speech;
-    if (plan.silenceSamples > 0) {
-      pcm = new Int16Array(speech.length + plan.silenceSamples);
+    if (settings.silenceSamples > 0) {
+      pcm = new Int16Array(speech.length + settings.silenceSamples);
       pcm.set(speech);
     }
-    return {
-      index,
-      phonemes,
-      phonemeIds,
-      pcm,
-      speechSamples: speech.length,
-      sampleRate: this.sampleRate,
-      inferenceMs,
-    };
+    return { pcm, speechSamples: speech.length, inferenceMs };
   }
 }
 
-interface SynthesisPlan {
-  sentences: string[][];
+/** How each sentence of one synthesis is spoken: its options resolved over the voice's. */
+export interface SentenceSettings {
   scales: InferenceScales;
   volume: number;
   speakerId: number | undefined;
+  /** Silence after each sentence, in samples. */
   silenceSamples: number;
+}
+
+/** A synthesis before it speaks: its settings and the sentences, in order, as phonemes. */
+export interface SynthesisPlan extends SentenceSettings {
+  sentences: string[][];
 }
 
 /** Pieces of a sentence cut after each clause terminator (`,` `:` `;` and its space, §3 rule 4). */

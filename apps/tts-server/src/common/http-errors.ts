@@ -62,6 +62,8 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, HttpStatus>> = {
   SYNTHESIS_OPTION_INVALID: HttpStatus.BAD_REQUEST,
   SPEAKER_NOT_FOUND: HttpStatus.NOT_FOUND,
   VOICE_NOT_FOUND: HttpStatus.NOT_FOUND,
+  // Removed from MODEL_DIR between the request's arrival and its voice's load.
+  VOICE_FILES_MISSING: HttpStatus.NOT_FOUND,
   MODEL_CARD_NOT_FOUND: HttpStatus.NOT_FOUND,
   ENGINE_BUSY: HttpStatus.SERVICE_UNAVAILABLE,
   RATE_LIMITER_UNAVAILABLE: HttpStatus.SERVICE_UNAVAILABLE,

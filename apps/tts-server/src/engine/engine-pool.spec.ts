@@ -267,9 +267,13 @@ describe(EnginePool.name, () => {
       await expect(
         pool.synthesizeAll(request(testVoice, 'Hello.', { lengthScale: -1 })),
       ).rejects.toMatchObject({ code: 'SYNTHESIS_OPTION_INVALID' });
+      // Files gone (a voice removed from MODEL_DIR while the server runs): not a fault.
       await expect(
         pool.phonemize(join(dir, 'missing.onnx'), join(dir, 'missing.onnx.json'), 'Hello.'),
-      ).rejects.toMatchObject({ code: 'VOICE_CONFIG_INVALID' });
+      ).rejects.toMatchObject({ code: 'VOICE_FILES_MISSING' });
+      await expect(
+        pool.synthesizeAll({ ...request(testVoice, 'Hello.'), modelPath: join(dir, 'gone.onnx') }),
+      ).rejects.toMatchObject({ code: 'VOICE_FILES_MISSING' });
 
       const audio = await pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
       expect(audio.sentenceCount).toBe(4);

@@ -25,16 +25,15 @@
  */
 import {
   EmptyTextError,
-  floatToPcm16,
-  MAX_PHONEMES_PER_INFERENCE,
   PiperError,
   PiperVoice,
-  splitAtClauses,
-  splitOverlongSentence,
+  VoiceConfigError,
+  VoiceModelError,
 } from '@app/piper';
 import type { EngineSynthesisRequest, PhonemizedSentence } from './piper-engine';
 import {
   INTERNAL_ERROR_CODE,
+  VOICE_FILES_MISSING_CODE,
   type PreloadFailure,
   type ReportedError,
   type SentenceJob,
@@ -127,12 +126,9 @@ async function unloadVoices(identities: VoiceIdentity[]): Promise<number> {
 }
 
 /**
- * A request's sentences exactly as PiperVoice.synthesize would speak them: empty ones
- * dropped, overlong ones cut, a long first sentence cut at clauses when asked. The
- * options are checked first by PiperVoice itself: its generator validates everything
- * before it synthesizes anything and stops at once on an aborted signal, so a probe on
- * a one-word text throws the same typed errors a real synthesis would, at the cost of
- * phonemizing one word.
+ * A request's sentences exactly as PiperVoice.synthesize would speak them (its own
+ * `plan`: options checked with the same typed errors, empty sentences dropped, overlong
+ * ones cut, a long first sentence cut at clauses when asked), with their ids.
  */
 async function plan({
   modelPath,
@@ -142,26 +138,13 @@ async function plan({
   options,
 }: EngineSynthesisRequest): Promise<PhonemizedSentence[]> {
   const voice = await loadVoice({ modelPath, configPath, revision });
-  try {
-    await voice.synthesize('a', { ...options, signal: AbortSignal.abort() }).next();
-  } catch (error) {
-    if (!(error instanceof EmptyTextError)) throw error;
-  }
-  if (typeof text !== 'string') throw new EmptyTextError('text must be a string');
-  const sentences = phonemizeSentences(voice, text);
-  if (sentences.length === 0) throw new EmptyTextError();
-  const splitAbove = options.firstSentenceClauseSplitPhonemes;
-  if (splitAbove !== undefined && sentences[0].length > splitAbove) {
-    sentences.splice(0, 1, ...splitAtClauses(sentences[0]));
-  }
-  return sentences.map((phonemes) => ({ phonemes, phonemeIds: voice.phonemesToIds(phonemes) }));
+  return withIds(voice, voice.plan(text, options).sentences);
 }
 
 /**
- * One sentence's audio, as PiperVoice's own per-sentence step makes it (§5, §6): the
- * request's scales over the voice's defaults, its speaker, peak-normalised int16 at its
- * volume, then the sentence silence. The options were checked when the request was
- * planned. The pool's specs compare this with PiperVoice in-process, bit for bit.
+ * One sentence's audio, by PiperVoice's own per-sentence step (`speakSentence`), so the
+ * pool's sentences are the samples `synthesize` makes; the pool's specs compare them
+ * with PiperVoice in-process, bit for bit. The options were checked by the plan.
  */
 async function synthesizeSentence({
   modelPath,
@@ -172,44 +155,37 @@ async function synthesizeSentence({
   wide,
 }: SentenceJob): Promise<{ pcm: Int16Array; sampleRate: number; inferenceMs: number }> {
   const voice = await loadVoice({ modelPath, configPath, revision }, wide);
-  const defaults = voice.config.inference;
-  const scales = {
-    noiseScale: options.noiseScale ?? defaults.noiseScale,
-    lengthScale: options.lengthScale ?? defaults.lengthScale,
-    noiseW: options.noiseW ?? defaults.noiseW,
-  };
-  const speakerId = voice.resolveSpeakerId(options.speaker);
-  const started = performance.now();
-  const audio = await voice.model.infer(phonemeIds, scales, speakerId);
-  const inferenceMs = performance.now() - started;
-  const speech = floatToPcm16(audio, options.volume ?? 1);
-  // Python's int(): truncation, so 0.5 s at 22050 Hz is exactly 11025 samples.
-  const silenceSamples = Math.trunc((options.sentenceSilenceSeconds ?? 0) * voice.sampleRate);
-  let pcm = speech;
-  if (silenceSamples > 0) {
-    pcm = new Int16Array(speech.length + silenceSamples);
-    pcm.set(speech);
-  }
+  const { pcm, inferenceMs } = await voice.speakSentence(
+    phonemeIds,
+    voice.sentenceSettings(options),
+  );
   return { pcm, sampleRate: voice.sampleRate, inferenceMs };
 }
 
-function phonemizeSentences(voice: PiperVoice, text: string): string[][] {
-  return voice
-    .phonemize(text)
-    .filter((sentence) => sentence.length > 0)
-    .flatMap((sentence) => splitOverlongSentence(sentence, MAX_PHONEMES_PER_INFERENCE));
+function withIds(voice: PiperVoice, sentences: string[][]): PhonemizedSentence[] {
+  return sentences.map((phonemes) => ({ phonemes, phonemeIds: voice.phonemesToIds(phonemes) }));
 }
 
-/** The sentences exactly as `synthesize` would speak them (empty ones dropped, overlong ones cut). */
+/** The sentences exactly as `synthesize` would speak them; none for a text with nothing to say. */
 async function phonemize(voicePaths: VoicePaths, text: string): Promise<PhonemizedSentence[]> {
   const voice = await loadVoice(voicePaths);
-  return phonemizeSentences(voice, text).map((phonemes) => ({
-    phonemes,
-    phonemeIds: voice.phonemesToIds(phonemes),
-  }));
+  try {
+    return withIds(voice, voice.plan(text).sentences);
+  } catch (error) {
+    if (error instanceof EmptyTextError) return [];
+    throw error;
+  }
 }
 
 function reportError(error: unknown): ReportedError {
+  // A voice whose files were removed from MODEL_DIR after the request named it (hot
+  // reload): the voice is gone, which is not a broken voice or a server fault.
+  if (
+    (error instanceof VoiceConfigError || error instanceof VoiceModelError) &&
+    (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
+  ) {
+    return { name: error.name, code: VOICE_FILES_MISSING_CODE, message: error.message };
+  }
   if (error instanceof PiperError) {
     return { name: error.name, code: error.code, message: error.message };
   }

@@ -105,6 +105,9 @@ export interface PreloadFailure {
 /** Code of a worker-side error that is not a PiperError (a bug, not user input). */
 export const INTERNAL_ERROR_CODE = 'INTERNAL_ERROR';
 
+/** Code of a voice load that found the voice's files gone (removed while the server ran). */
+export const VOICE_FILES_MISSING_CODE = 'VOICE_FILES_MISSING';
+
 /** Worker → parent. */
 export type WorkerReply =
   /** Sent once, when the worker listens for requests. */
