@@ -372,7 +372,7 @@ describe(EnginePool.name, () => {
           { modelPath: join(dir, 'missing.onnx'), configPath: join(dir, 'missing.onnx.json') },
         ],
       });
-      await expect(pool.start()).rejects.toMatchObject({ code: 'VOICE_CONFIG_INVALID' });
+      await expect(pool.start()).rejects.toMatchObject({ code: 'VOICE_FILES_MISSING' });
       expect(pool.isReady()).toBe(false);
       expect(pool.stats()).toMatchObject({ workers: 1, readyWorkers: 0 });
       const audio = await pool.synthesizeAll(request(testVoice, 'Hello.'));

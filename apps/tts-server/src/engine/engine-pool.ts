@@ -71,6 +71,7 @@ import type {
   WorkerReply,
   WorkerRequest,
 } from './worker-protocol';
+import { VOICE_FILES_MISSING_CODE } from './worker-protocol';
 
 export type { VoicePaths } from './worker-protocol';
 
@@ -1277,7 +1278,11 @@ export class EnginePool {
 }
 
 /** Codes of the errors of a voice that did not load (its files), as a worker reports them. */
-const VOICE_LOAD_ERRORS = new Set(['VOICE_CONFIG_INVALID', 'VOICE_MODEL_INVALID']);
+const VOICE_LOAD_ERRORS = new Set([
+  'VOICE_CONFIG_INVALID',
+  'VOICE_MODEL_INVALID',
+  VOICE_FILES_MISSING_CODE,
+]);
 
 function voiceKeyMatches(a: VoiceIdentity, b: VoiceIdentity): boolean {
   return a.modelPath === b.modelPath && (a.revision ?? '') === (b.revision ?? '');

@@ -330,7 +330,7 @@ describe(VoiceBudget.name, () => {
     const pool = await startPool();
     const missing = { modelPath: join(dir, 'nope.onnx'), configPath: join(dir, 'nope.onnx.json') };
     await expect(pool.setPinnedVoices([missing])).rejects.toMatchObject({
-      code: 'VOICE_CONFIG_INVALID',
+      code: 'VOICE_FILES_MISSING',
     });
     expect(pool.isReady()).toBe(false);
     await pool.setPinnedVoices([defaultVoice]);
