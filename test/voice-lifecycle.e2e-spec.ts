@@ -7,6 +7,7 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import request from 'supertest';
 import { writeBenchVoice, writeTestVoice } from '@app/piper';
@@ -168,32 +169,46 @@ describe('Hot reload of MODEL_DIR', () => {
   });
 
   it('finishes a request in flight on a voice removed meanwhile, then stops serving it', async () => {
-    const text = longText('removal', 700);
-    const inFlight = request(url)
-      .post('/tts')
-      .send({ text, model: 'bench-voice' })
-      .buffer(true)
-      .parse(binary)
-      .then((res) => res);
-    // Let the request start speaking (its voice loaded in a worker), then take the
-    // voice away under it.
-    await waitFor('the request to be synthesizing on bench-voice', async () => {
-      const detailed = (await request(url).get('/health/detailed')).body as HealthDetails;
-      return detailed.engine.loadedVoiceDetails.some(
-        ({ modelPath, workers, activeRequests }) =>
-          modelPath === 'bench-voice.onnx' && workers > 0 && activeRequests > 0,
-      );
+    // Streamed, so that the first sentence's audio proves the voice is loaded and
+    // speaking before its files are taken away under it.
+    const body = JSON.stringify({
+      text: longText('removal', 700),
+      model: 'bench-voice',
+      stream: true,
     });
+    const chunks: Buffer[] = [];
+    let firstAudio!: () => void;
+    const speaking = new Promise<void>((resolve) => (firstAudio = resolve));
+    const response = new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+      const req = httpRequest(
+        `${url}/tts`,
+        { method: 'POST', headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.on('data', (chunk: Buffer) => {
+            chunks.push(chunk);
+            // Past the 44-byte streaming WAV header: a sentence has been synthesized.
+            if (Buffer.concat(chunks).length > 44) firstAudio();
+          });
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }),
+          );
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    await speaking;
     await rm(join(modelDir, 'bench-voice.onnx'));
     await rm(join(modelDir, 'bench-voice.onnx.json'));
     await waitFor('bench-voice gone from /voices', async () => {
       return !(await voiceNames(url)).includes('bench-voice');
     });
 
-    const res = await inFlight;
+    const res = await response;
     expect(res.status).toBe(200);
     // Far more than one sentence: the whole text was spoken, not cut at the removal.
-    expect(wavSeconds(res.body as Buffer)).toBeGreaterThan(10);
+    expect(wavSeconds(res.body)).toBeGreaterThan(10);
     const gone = await request(url)
       .post('/tts')
       .send({ text: 'Anyone there?', model: 'bench-voice' })
