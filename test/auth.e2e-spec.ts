@@ -2,11 +2,10 @@
  * API keys: with API_KEYS set, synthesis routes need `Authorization: Bearer <key>`
  * (what OpenAI clients send); probes, info, voices and the docs stay open.
  */
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import OpenAI from 'openai';
 import request from 'supertest';
-import { binary, listenOnLoopback } from './support/processes';
-import { makeModelDir, removeDir, startServer, useTestServer } from './support/test-server';
+import { binary } from './support/processes';
+import { makeModelDir, removeDir, serverFactory, useTestServer } from './support/test-server';
 
 const KEY = 'first-key-0123456789';
 const OTHER_KEY = 'second-key-abcdefgh';
@@ -84,31 +83,24 @@ describe('API keys', () => {
 
 describe('Rate limits per client: per API key, else per address', () => {
   let modelDir: string;
-  const apps: NestExpressApplication[] = [];
-
-  async function server(settings: Record<string, string>): Promise<string> {
-    const app = await startServer({
-      MODEL_DIR: modelDir,
-      DEFAULT_MODEL: 'test-voice',
-      RATE_LIMIT_REQUESTS: '2',
-      TTS_RATE_LIMIT_REQUESTS: '1000',
-      ...settings,
-    });
-    apps.push(app);
-    return listenOnLoopback(app);
-  }
+  const servers = serverFactory(() => ({
+    MODEL_DIR: modelDir,
+    DEFAULT_MODEL: 'test-voice',
+    RATE_LIMIT_REQUESTS: '2',
+    TTS_RATE_LIMIT_REQUESTS: '1000',
+  }));
 
   beforeAll(async () => {
     modelDir = await makeModelDir();
   });
 
   afterAll(async () => {
-    for (const app of apps) await app.close();
+    await servers.closeAll();
     await removeDir(modelDir);
   });
 
   it('gives each valid key its own budget; made-up keys share the address’s', async () => {
-    const url = await server({ API_KEYS: `${KEY},${OTHER_KEY}` });
+    const url = await servers.start({ API_KEYS: `${KEY},${OTHER_KEY}` });
     const voices = (key?: string) =>
       request(url)
         .get('/voices')
@@ -125,12 +117,12 @@ describe('Rate limits per client: per API key, else per address', () => {
   it('believes X-Forwarded-For only when TRUST_PROXY says so', async () => {
     const from = (url: string, address: string) =>
       request(url).get('/voices').set('X-Forwarded-For', address);
-    const trusting = await server({ TRUST_PROXY: 'true' });
+    const trusting = await servers.start({ TRUST_PROXY: 'true' });
     for (const address of ['203.0.113.1', '203.0.113.2', '203.0.113.3']) {
       expect((await from(trusting, address)).status).toBe(200);
       expect((await from(trusting, address)).status).toBe(200);
     }
-    const direct = await server({});
+    const direct = await servers.start({});
     expect((await from(direct, '203.0.113.1')).status).toBe(200);
     expect((await from(direct, '203.0.113.2')).status).toBe(200);
     expect((await from(direct, '203.0.113.3')).status).toBe(429);

@@ -3,11 +3,10 @@
  * rate limit per client, and both going on without Redis when it dies, then sharing
  * again when it returns, without a restart.
  */
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
-import { binary, freePort, listenOnLoopback, waitFor } from './support/processes';
+import { binary, freePort, waitFor } from './support/processes';
 import { HAS_REDIS_SERVER, REDIS_SERVER_MISSING, RedisServer } from './support/redis-server';
-import { makeModelDir, metricSample, removeDir, startServer } from './support/test-server';
+import { makeModelDir, metricSample, removeDir, serverFactory } from './support/test-server';
 
 const describeRedis = HAS_REDIS_SERVER ? describe : describe.skip;
 if (!HAS_REDIS_SERVER) console.warn(REDIS_SERVER_MISSING);
@@ -20,21 +19,15 @@ async function metric(url: string, series: string): Promise<number> {
 describeRedis('shared state in Redis', () => {
   let modelDir: string;
   let redis: RedisServer;
-  const apps: NestExpressApplication[] = [];
-
-  async function replica(settings: Record<string, string> = {}): Promise<string> {
-    const app = await startServer({
-      MODEL_DIR: modelDir,
-      DEFAULT_MODEL: 'test-voice',
-      REDIS_URL: redis.url,
-      REDIS_TIMEOUT_MS: '200',
-      RATE_LIMIT_REQUESTS: '1000',
-      TTS_RATE_LIMIT_REQUESTS: '1000',
-      ...settings,
-    });
-    apps.push(app);
-    return listenOnLoopback(app);
-  }
+  const replicas = serverFactory(() => ({
+    MODEL_DIR: modelDir,
+    DEFAULT_MODEL: 'test-voice',
+    REDIS_URL: redis.url,
+    REDIS_TIMEOUT_MS: '200',
+    RATE_LIMIT_REQUESTS: '1000',
+    TTS_RATE_LIMIT_REQUESTS: '1000',
+  }));
+  const replica = (settings?: Record<string, string>): Promise<string> => replicas.start(settings);
 
   beforeAll(async () => {
     modelDir = await makeModelDir();
@@ -46,7 +39,7 @@ describeRedis('shared state in Redis', () => {
   });
 
   afterAll(async () => {
-    for (const app of apps) await app.close();
+    await replicas.closeAll();
     await redis.kill();
     await removeDir(modelDir);
   });

@@ -2,13 +2,11 @@
  * Voice management over HTTP behind ADMIN_API_KEY: the catalogue, verified downloads
  * that the running server serves at once, and removal; off without ADMIN_API_KEY.
  */
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { listenOnLoopback } from './support/processes';
-import { makeModelDir, removeDir, startServer } from './support/test-server';
+import { makeModelDir, removeDir, serverFactory } from './support/test-server';
 import {
   startVoiceCatalogueServer,
   type VoiceCatalogueServer,
@@ -21,22 +19,17 @@ describe('Voice admin endpoints', () => {
   let workDir: string;
   let modelDir: string;
   let catalogue: VoiceCatalogueServer;
-  const apps: NestExpressApplication[] = [];
   let url: string;
   const admin = { Authorization: `Bearer ${ADMIN_KEY}` };
 
-  async function server(settings: Record<string, string>): Promise<string> {
-    const app = await startServer({
-      MODEL_DIR: modelDir,
-      DEFAULT_MODEL: 'test-voice',
-      VOICES_BASE_URL: catalogue.baseUrl,
-      RATE_LIMIT_REQUESTS: '1000',
-      TTS_RATE_LIMIT_REQUESTS: '1000',
-      ...settings,
-    });
-    apps.push(app);
-    return listenOnLoopback(app);
-  }
+  const servers = serverFactory(() => ({
+    MODEL_DIR: modelDir,
+    DEFAULT_MODEL: 'test-voice',
+    VOICES_BASE_URL: catalogue.baseUrl,
+    RATE_LIMIT_REQUESTS: '1000',
+    TTS_RATE_LIMIT_REQUESTS: '1000',
+  }));
+  const server = (settings: Record<string, string>): Promise<string> => servers.start(settings);
 
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'voices-admin-'));
@@ -49,7 +42,7 @@ describe('Voice admin endpoints', () => {
   });
 
   afterAll(async () => {
-    for (const app of apps) await app.close();
+    await servers.closeAll();
     await catalogue.close();
     await removeDir(modelDir);
     await removeDir(workDir);

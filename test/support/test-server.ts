@@ -88,6 +88,29 @@ export function useTestServer(
   return server;
 }
 
+/** Servers a block starts as its tests need them (see serverFactory). */
+export interface ServerFactory {
+  /** Starts one with `base()` overridden by `settings`; resolves to its loopback URL. */
+  start(settings?: Record<string, string>): Promise<string>;
+  /** Closes every server started so far (call it in afterAll, before removing their dirs). */
+  closeAll(): Promise<void>;
+}
+
+/** For blocks that start several servers with different settings over a shared base. */
+export function serverFactory(base: () => Record<string, string>): ServerFactory {
+  const apps: NestExpressApplication[] = [];
+  return {
+    async start(settings = {}) {
+      const app = await startServer({ ...base(), ...settings });
+      apps.push(app);
+      return listenOnLoopback(app);
+    },
+    async closeAll() {
+      for (const app of apps.splice(0)) await app.close();
+    },
+  };
+}
+
 /** The value of one sample of a Prometheus text exposition (`name{label="x"} 3`), or undefined. */
 export function metricSample(text: string, series: string): number | undefined {
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));

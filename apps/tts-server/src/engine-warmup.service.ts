@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Settings } from './config/settings';
 import { PoolPiperEngine } from './engine/pool-piper-engine';
 import type { VoicePaths } from './engine/piper-engine';
-import { VoiceRegistry, type VoiceEntry } from './models/voice-registry.service';
+import { VoiceRegistry, voicePaths, type VoiceEntry } from './models/voice-registry.service';
 
 /**
  * Starts the worker pool once the voice registry is scanned, with the default voice
@@ -26,7 +26,7 @@ export class EngineWarmup implements OnApplicationBootstrap {
     const voice = this.voices.defaultVoice();
     if (!voice)
       this.logger.warn('no voice in MODEL_DIR: the server is not ready until one is installed');
-    const pinned = voice ? [paths(voice)] : [];
+    const pinned = voice ? [voicePaths(voice)] : [];
     const preload = this.preloadVoices(voice);
     this.warm = this.engine.start(pinned).then(
       () => this.logger.log(`workers ready${voice ? ` with voice ${voice.name}` : ''}`),
@@ -54,7 +54,7 @@ export class EngineWarmup implements OnApplicationBootstrap {
     const voices: VoicePaths[] = [];
     for (const name of new Set(this.settings.PRELOAD_VOICES)) {
       if (!this.voices.has(name)) unknown.push(name);
-      else if (name !== defaultVoice?.name) voices.push(paths(this.voices.get(name)));
+      else if (name !== defaultVoice?.name) voices.push(voicePaths(this.voices.get(name)));
     }
     if (unknown.length > 0) {
       this.logger.warn(
@@ -63,8 +63,4 @@ export class EngineWarmup implements OnApplicationBootstrap {
     }
     return voices;
   }
-}
-
-function paths({ modelPath, configPath, revision }: VoiceEntry): VoicePaths {
-  return { modelPath, configPath, revision };
 }

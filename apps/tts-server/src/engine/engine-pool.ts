@@ -63,15 +63,15 @@ import type {
 } from './piper-engine';
 import { SentenceScheduler, type SchedulableRequest } from './sentence-scheduler';
 import { PooledVoice, VoiceBudget } from './voice-budget';
-import type {
-  PreloadFailure,
-  PreloadVoice,
-  VoiceIdentity,
-  VoicePaths,
-  WorkerReply,
-  WorkerRequest,
+import {
+  VOICE_FILES_MISSING_CODE,
+  type PreloadFailure,
+  type PreloadVoice,
+  type VoiceIdentity,
+  type VoicePaths,
+  type WorkerReply,
+  type WorkerRequest,
 } from './worker-protocol';
-import { VOICE_FILES_MISSING_CODE } from './worker-protocol';
 
 export type { VoicePaths } from './worker-protocol';
 

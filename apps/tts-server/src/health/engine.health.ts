@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { PiperEngine } from '../engine/piper-engine';
-import { DefaultVoiceInstaller } from '../models/default-voice-installer.service';
+import { DefaultVoiceInstaller, percentOf } from '../models/default-voice-installer.service';
 import { VoiceRegistry } from '../models/voice-registry.service';
 import { ShutdownState } from './shutdown-state';
 
@@ -28,9 +28,7 @@ export class EngineHealthIndicator {
     if (this.shutdown.shuttingDown) return session.down({ ...details, message: 'shutting down' });
     const install = this.installer.status();
     if (install.state === 'downloading') {
-      const percent = install.totalBytes
-        ? Math.floor((install.bytes / install.totalBytes) * 100)
-        : 0;
+      const percent = percentOf(install.bytes, install.totalBytes);
       return session.down({
         ...details,
         message: `downloading DEFAULT_MODEL ${install.voice} (${install.file ?? 'catalogue'}, ${percent}%)`,

@@ -131,6 +131,11 @@ export class DefaultVoiceInstaller implements OnApplicationBootstrap, OnApplicat
   }
 }
 
+/** Whole percent of a download done; 0 until its size is known. */
+export function percentOf(bytes: number, totalBytes: number): number {
+  return totalBytes > 0 ? Math.floor((bytes / totalBytes) * 100) : 0;
+}
+
 function megabytes(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }
@@ -142,7 +147,7 @@ function describeProgress({
   bytesPerSecond,
   etaSeconds,
 }: DownloadProgress): string {
-  const percent = totalBytes > 0 ? Math.floor((bytes / totalBytes) * 100) : 0;
+  const percent = percentOf(bytes, totalBytes);
   const rate = bytesPerSecond > 0 ? `, ${megabytes(bytesPerSecond)}/s` : '';
   const eta = etaSeconds === undefined ? '' : `, ${Math.ceil(etaSeconds)} s left`;
   return `downloading ${file}: ${percent}% of ${megabytes(totalBytes)}${rate}${eta}`;

@@ -11,7 +11,7 @@ import { PiperEngine } from '../engine/piper-engine';
 import { demoSentence } from './demo-sentences';
 import type { VoiceInfoResponse, VoicesResponse } from './voice-info.response';
 import { ModelCardNotFoundError } from './voice-not-found.error';
-import { type VoiceEntry, VoiceRegistry } from './voice-registry.service';
+import { type VoiceEntry, VoiceRegistry, voicePaths } from './voice-registry.service';
 
 /** A voice's demo as WAV bytes, with the registry's name for the file name. */
 export interface DemoAudio {
@@ -119,9 +119,7 @@ export class ModelsService {
 
   private async synthesizeDemo(entry: VoiceEntry): Promise<Buffer> {
     const audio = await this.engine.synthesizeAll({
-      modelPath: entry.modelPath,
-      configPath: entry.configPath,
-      revision: entry.revision,
+      ...voicePaths(entry),
       text: demoSentence(entry.config),
       options: {},
     });

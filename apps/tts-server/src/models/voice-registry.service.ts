@@ -70,6 +70,15 @@ export interface VoiceEntry {
   readonly revision: string;
 }
 
+/** What the engine needs to load a voice: its two files and their revision. */
+export function voicePaths({ modelPath, configPath, revision }: VoiceEntry): {
+  modelPath: string;
+  configPath: string;
+  revision: string;
+} {
+  return { modelPath, configPath, revision };
+}
+
 /** A voice found in MODEL_DIR that is not served, and why. */
 export interface InvalidVoice {
   name: string;
@@ -192,6 +201,8 @@ export class VoiceRegistry implements OnModuleInit {
     if (changed) this.logVoices(modelDir, changes, !this.scanned);
     this.scanned = true;
     this.reported = this.pendingReports;
+    this.configs.sweep();
+    this.networks.sweep();
     if (changed) await this.notify(changes);
     return changes;
   }
@@ -487,8 +498,11 @@ function diff(
  */
 class FileMemo<T> {
   private readonly entries = new Map<string, { version: string; result: Promise<T> }>();
+  /** Paths asked for since the last sweep. */
+  private readonly seen = new Set<string>();
 
   get(path: string, stats: Stats | undefined, read: () => Promise<T>): Promise<T> {
+    this.seen.add(path);
     if (!stats) {
       this.entries.delete(path);
       return read();
@@ -500,5 +514,11 @@ class FileMemo<T> {
     result.catch(() => undefined);
     this.entries.set(path, { version, result });
     return result;
+  }
+
+  /** Forgets files not asked for since the last sweep (voices gone from MODEL_DIR). */
+  sweep(): void {
+    for (const path of this.entries.keys()) if (!this.seen.has(path)) this.entries.delete(path);
+    this.seen.clear();
   }
 }

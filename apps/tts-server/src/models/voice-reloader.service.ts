@@ -20,7 +20,7 @@ import {
 } from '@nestjs/common';
 import { PiperEngine } from '../engine/piper-engine';
 import { Settings } from '../config/settings';
-import { VoiceRegistry, type VoiceChanges, type VoiceEntry } from './voice-registry.service';
+import { VoiceRegistry, voicePaths, type VoiceChanges } from './voice-registry.service';
 
 @Injectable()
 export class VoiceReloader implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -75,12 +75,4 @@ export class VoiceReloader implements OnApplicationBootstrap, OnApplicationShutd
       await this.engine.setPinnedVoices(voice ? [voicePaths(voice)] : []);
     }
   }
-}
-
-export function voicePaths({ modelPath, configPath, revision }: VoiceEntry): {
-  modelPath: string;
-  configPath: string;
-  revision: string;
-} {
-  return { modelPath, configPath, revision };
 }

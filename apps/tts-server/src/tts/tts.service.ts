@@ -27,6 +27,7 @@ import {
 import {
   SINGLE_SPEAKER_ID,
   VoiceRegistry,
+  voicePaths,
   type VoiceEntry,
 } from '../models/voice-registry.service';
 import { CachedAudioResponse } from './cached-audio-response';
@@ -128,13 +129,7 @@ export class TtsService {
       speakerId,
       ...options,
     });
-    const request = {
-      modelPath: voice.modelPath,
-      configPath: voice.configPath,
-      revision: voice.revision,
-      text,
-      options,
-    };
+    const request = { ...voicePaths(voice), text, options };
     // Both names come from the registry and the voice config, never from the request.
     const filename = `tts_${voice.name}_${speakerId}.${fileExtensionOf(format)}`;
     const disposition = `${job.disposition ?? 'attachment'}; filename=${filename}`;
