@@ -53,6 +53,27 @@ describe(PiperVoice.name, () => {
     expectPcmClose(chunk.pcm, expected);
   });
 
+  it('warms up with one run of the network on its own phonemes, and speaks the same afterwards', async () => {
+    for (const warmed of [voice, multiSpeaker]) {
+      const before = await warmed.synthesizeAll('Warm up, then speak.', { speaker: 0 });
+      const infer = jest.spyOn(warmed.model, 'infer');
+      try {
+        await warmed.warmUp();
+        expect(infer).toHaveBeenCalledTimes(1);
+        const [ids, scales, speakerId] = infer.mock.calls[0];
+        // "^" "_" then 60 phonemes each followed by "_", then "$".
+        expect(ids).toHaveLength(2 + 2 * 60 + 1);
+        expect(Math.max(...ids)).toBeLessThan(256);
+        expect(scales).toEqual(warmed.config.inference);
+        expect(speakerId).toBe(warmed.config.numSpeakers > 1 ? 0 : undefined);
+      } finally {
+        infer.mockRestore();
+      }
+      const after = await warmed.synthesizeAll('Warm up, then speak.', { speaker: 0 });
+      expect(after.pcm).toEqual(before.pcm);
+    }
+  });
+
   it('stretches every id by round(frames × length_scale) frames', async () => {
     const normal = await voice.synthesizeAll('test');
     const slow = await voice.synthesizeAll('test', { lengthScale: 1.5 });

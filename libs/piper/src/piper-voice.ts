@@ -14,7 +14,7 @@ import {
 import { phonemesToIds } from './phoneme-ids';
 import { EspeakPhonemizer } from './phonemize/espeak-phonemizer';
 import { phonemizeText } from './phonemize/phonemize';
-import { loadVoiceConfig, type VoiceConfig } from './voice-config';
+import { BOS, EOS, PAD, loadVoiceConfig, type VoiceConfig } from './voice-config';
 import { VoiceModel, type InferenceScales } from './voice-model';
 
 export interface EngineLogger {
@@ -86,6 +86,9 @@ export const SYNTHESIS_LIMITS = {
  * sentences, which is every real one, are untouched and byte-identical to Piper.
  */
 export const MAX_PHONEMES_PER_INFERENCE = 1000;
+
+/** Phonemes of `warmUp`'s sentence: about the length of a sentence of ten words. */
+const WARM_UP_PHONEMES = 60;
 
 let sharedPhonemizer: Promise<EspeakPhonemizer> | undefined;
 
@@ -206,6 +209,25 @@ export class PiperVoice {
       sampleRate: this.sampleRate,
       sentences: chunks.map(({ pcm: _pcm, ...sentence }) => sentence),
     };
+  }
+
+  /**
+   * Runs the network once on a sentence of typical length made of the voice's own
+   * phonemes, the audio thrown away. onnxruntime sizes its memory on a session's first
+   * runs: on these machines the first inference of a medium voice costs about twice a
+   * later one (tens of thousands of page faults for a fresh arena), so a server warms
+   * the voices it preloads before it reports ready, not on its first requests.
+   */
+  async warmUp(): Promise<void> {
+    const symbols = Object.keys(this.config.phonemeIdMap).filter(
+      (symbol) => symbol !== BOS && symbol !== EOS && symbol !== PAD && symbol !== ' ',
+    );
+    if (symbols.length === 0) return;
+    const phonemes = Array.from({ length: WARM_UP_PHONEMES }, (_, i) =>
+      i % 6 === 5 ? ' ' : symbols[i % symbols.length],
+    );
+    const settings = this.sentenceSettings();
+    await this.model.infer(this.phonemesToIds(phonemes), settings.scales, settings.speakerId);
   }
 
   async release(): Promise<void> {

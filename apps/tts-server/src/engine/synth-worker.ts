@@ -101,6 +101,19 @@ function loadVoice(
   return voice;
 }
 
+/** Sessions run once already (by `warm` or a request). */
+const warmed = new WeakSet<PiperVoice>();
+
+/**
+ * Runs a preloaded session once (PiperVoice.warmUp) before the pool counts it loaded,
+ * so that no request pays for its first inference, which costs about twice a later one.
+ */
+async function warm(voice: PiperVoice): Promise<void> {
+  if (warmed.has(voice)) return;
+  warmed.add(voice);
+  await voice.warmUp();
+}
+
 /**
  * Forgets every session of these voices and releases their onnxruntime sessions (the
  * native memory, which is most of a voice). The pool unloads only voices no request
@@ -155,6 +168,7 @@ async function synthesizeSentence({
   wide,
 }: SentenceJob): Promise<{ pcm: Int16Array; sampleRate: number; inferenceMs: number }> {
   const voice = await loadVoice({ modelPath, configPath, revision }, wide);
+  warmed.add(voice);
   const { pcm, inferenceMs } = await voice.speakSentence(
     phonemeIds,
     voice.sentenceSettings(options),
@@ -204,8 +218,8 @@ async function runJob(request: Exclude<WorkerRequest, { type: 'unload' }>): Prom
         const failures: PreloadFailure[] = [];
         for (const voice of request.voices) {
           try {
-            await loadVoice(voice);
-            if (voice.wide && wideIntraOpThreads > 0) await loadVoice(voice, true);
+            await warm(await loadVoice(voice));
+            if (voice.wide && wideIntraOpThreads > 0) await warm(await loadVoice(voice, true));
           } catch (error) {
             const { modelPath, revision } = voice;
             failures.push({ voice: { modelPath, revision }, error: reportError(error) });
