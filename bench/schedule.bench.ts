@@ -7,7 +7,8 @@
  *    after another with every core (target ≤ 0.77×);
  * 2. fairness: one 50-sentence request with one-sentence requests arriving every
  *    500 ms; p50/p99 latency of the short ones against the same short request on an
- *    idle server (target p50 ≤ 2×);
+ *    idle server (target p50 ≤ 2×), with default settings and then, side by side,
+ *    without preemption (SENTENCE_PREEMPTION=false);
  * 3. throughput: audio-seconds synthesized per second with 8 concurrent clients, with
  *    default settings against the best worker × thread split of a sweep (target ≥ 90%).
  *
@@ -29,6 +30,8 @@ const LONG_SENTENCES = 50;
 const SHORT_EVERY_MS = 500;
 const THROUGHPUT_REQUESTS = Number(process.env.BENCH_THROUGHPUT_REQUESTS ?? 32);
 const CLIENTS = 8;
+/** Pause between two timed runs of part 1. */
+const SETTLE_MS = 200;
 /** Which parts to run, e.g. BENCH_PARTS=1,2 (default all three). */
 const PARTS = new Set((process.env.BENCH_PARTS ?? '1,2,3').split(','));
 
@@ -93,6 +96,9 @@ async function parallelSentences(server: BuiltServer, modelPath: string): Promis
     for (const feed of feeds) await bare.run(feed);
     return performance.now() - started;
   };
+  // Each is timed on an otherwise idle machine: onnxruntime's threads keep spinning for
+  // a moment after a run (about 30 ms of CPU here), which would tax whichever comes next.
+  const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   try {
     for (let round = 0; round < ROUNDS + 2; round++) {
       // Alternate the order; the first two rounds warm both up.
@@ -100,11 +106,14 @@ async function parallelSentences(server: BuiltServer, modelPath: string): Promis
       let b: number;
       if (round % 2 === 0) {
         s = (await timePost(server.url, FOUR_SENTENCES)).ms;
+        await settle();
         b = await timeBare();
       } else {
         b = await timeBare();
+        await settle();
         s = (await timePost(server.url, FOUR_SENTENCES)).ms;
       }
+      await settle();
       if (round >= 2) {
         serverMs.push(s);
         bareMs.push(b);
@@ -123,7 +132,7 @@ async function parallelSentences(server: BuiltServer, modelPath: string): Promis
 }
 
 /** 2. Short requests every 500 ms while a 50-sentence request runs. */
-async function fairness(server: BuiltServer): Promise<void> {
+async function fairness(server: BuiltServer, label: string): Promise<void> {
   const idle: number[] = [];
   for (let round = 0; round < ROUNDS + 1; round++) {
     const { ms } = await timePost(server.url, short(`${round}`));
@@ -164,7 +173,7 @@ async function fairness(server: BuiltServer): Promise<void> {
   const p50 = percentile(busy, 50);
   const p99 = percentile(busy, 99);
   console.log(
-    `2. one-sentence requests every ${SHORT_EVERY_MS} ms behind a ${LONG_SENTENCES}-sentence one ` +
+    `2. ${label}: one-sentence requests every ${SHORT_EVERY_MS} ms behind a ${LONG_SENTENCES}-sentence one ` +
       `(${busy.length} samples, the long one took ${longMs.toFixed(0)} ms): ` +
       `p50 ${p50.toFixed(0)} ms (${(p50 / idleMs).toFixed(2)}× idle, target ≤ 2), ` +
       `p99 ${p99.toFixed(0)} ms (${(p99 / idleMs).toFixed(2)}×); idle median ${idleMs.toFixed(0)} ms`,
@@ -216,9 +225,22 @@ async function main(): Promise<void> {
     const server = await startBuiltServer(serverEnv(modelDir), tmpdir());
     try {
       if (PARTS.has('1')) await parallelSentences(server, modelPath);
-      if (PARTS.has('2')) await fairness(server);
+      if (PARTS.has('2')) await fairness(server, 'defaults');
     } finally {
       await stop(server);
+    }
+    if (PARTS.has('2')) {
+      // The same run without preemption, side by side: what it buys the short requests
+      // and what it costs the long one.
+      const unpreempted = await startBuiltServer(
+        serverEnv(modelDir, { SENTENCE_PREEMPTION: 'false' }),
+        tmpdir(),
+      );
+      try {
+        await fairness(unpreempted, 'SENTENCE_PREEMPTION=false');
+      } finally {
+        await stop(unpreempted);
+      }
     }
     if (!PARTS.has('3')) return;
 

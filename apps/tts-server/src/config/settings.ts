@@ -223,6 +223,14 @@ export class Settings {
   @Max(64)
   WORKER_THREADS = 0;
 
+  /**
+   * A one-sentence request that would wait while every worker speaks a long text
+   * pauses those workers (SIGSTOP, then SIGCONT) and runs on every core.
+   */
+  @Transform(toBoolean)
+  @IsBoolean()
+  SENTENCE_PREEMPTION = true;
+
   @Transform(toInteger)
   @IsInt()
   @Min(0)

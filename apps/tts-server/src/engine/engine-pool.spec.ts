@@ -19,6 +19,7 @@ import {
   type GeneratedVoiceFiles,
   type SentenceAudio,
 } from '@app/piper';
+import { waitFor } from '../../../../test/support/processes';
 import { EnginePool, type Dispatch, type EnginePoolOptions, type SettledJob } from './engine-pool';
 import {
   EngineBusyError,
@@ -169,6 +170,7 @@ describe(EnginePool.name, () => {
         busyWorkers: 0,
         idleWorkers: 2,
         replacedWorkers: 0,
+        preemptions: 0,
         // Each worker preloaded both voices.
         loadedVoices: 4,
         loadedVoiceDetails: expect.arrayContaining(
@@ -606,6 +608,173 @@ describe(EnginePool.name, () => {
       const audio = await pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
       expect(audio.sentenceCount).toBe(4);
       expect(pool.stats().replacedWorkers).toBe(2);
+    });
+  });
+
+  describe('preemption', () => {
+    /** The scheduling state of a process: 'T' while it is stopped (SIGSTOP). */
+    function processState(pid: number): string {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2)[0];
+    }
+
+    /** A pool of two one-thread workers with all-cores sessions of the bench voice. */
+    function startPreemptingPool(options: Partial<EnginePoolOptions> = {}): Promise<EnginePool> {
+      return startPool({
+        workers: 2,
+        idleIntraOpThreads: 2,
+        preemption: true,
+        preload: [benchVoice],
+        ...options,
+      });
+    }
+
+    /** Resolves once both workers run sentences of request 1 with more of them waiting. */
+    async function longTextOnEveryWorker(dispatched: Dispatch[]): Promise<void> {
+      await waitFor(
+        'both workers on the long text',
+        () => dispatched.some((d) => d.requestId === 1 && d.sentenceIndex === 1),
+        { intervalMs: 5 },
+      );
+    }
+
+    let localBench: PiperVoice;
+    beforeAll(async () => {
+      localBench = await PiperVoice.load(benchVoice.modelPath, { intraOpThreads: 1 });
+    });
+    afterAll(async () => {
+      await localBench?.release();
+    });
+
+    it('pauses the workers speaking a long text while a lone short request runs on every core, and the long text is unchanged', async () => {
+      const dispatched: Dispatch[] = [];
+      const pool = await startPreemptingPool({ onDispatch: (d) => dispatched.push(d) });
+      const text = longText(8);
+      const long = collect(pool.synthesize(request(benchVoice, text)));
+      await longTextOnEveryWorker(dispatched);
+
+      // Sampled while the short request runs: the paused worker is stopped.
+      const seen = new Map<number, Set<string>>();
+      const sampler = setInterval(() => {
+        for (const d of dispatched.filter((d) => d.pausedWorkerPids)) {
+          for (const pid of d.pausedWorkerPids ?? []) {
+            const states = seen.get(pid) ?? new Set();
+            states.add(processState(pid));
+            seen.set(pid, states);
+          }
+        }
+      }, 5);
+      const short = await pool.synthesizeAll(request(benchVoice, 'Hello there.'));
+      clearInterval(sampler);
+      expect(short.sentenceCount).toBe(1);
+
+      const shortJobs = dispatched.filter((d) => d.requestId === 2);
+      expect(shortJobs.map((d) => [d.kind, d.wide ?? false])).toEqual([
+        ['plan', false],
+        ['sentence', true],
+      ]);
+      const [pausedPid] = shortJobs[0].pausedWorkerPids ?? [];
+      expect(shortJobs[0].pausedWorkerPids).toEqual([pausedPid]);
+      expect(pool.workerPids()).toContain(pausedPid);
+      expect(pausedPid).not.toBe(shortJobs[0].workerPid);
+      expect(seen.get(pausedPid)).toContain('T');
+      // Resumed when the short request ended, before its audio came back.
+      expect(processState(pausedPid)).not.toBe('T');
+      expect(pool.stats().preemptions).toBe(1);
+
+      const local = await collect(localBench.synthesize(text));
+      const sentences = await long;
+      expect(sentences).toHaveLength(local.length);
+      sentences.forEach((sentence, i) => expect(sentence.pcm).toEqual(local[i].pcm));
+    });
+
+    it('pauses nothing when it is off, or when other requests wait (load)', async () => {
+      const dispatched: Dispatch[] = [];
+      const off = await startPreemptingPool({
+        preemption: false,
+        onDispatch: (d) => dispatched.push(d),
+      });
+      const long = collect(off.synthesize(request(benchVoice, longText(6))));
+      await longTextOnEveryWorker(dispatched);
+      await off.synthesizeAll(request(benchVoice, 'Hello there.'));
+      expect(dispatched.filter((d) => d.requestId === 2).map((d) => d.wide ?? false)).toEqual([
+        false,
+        false,
+      ]);
+      await long;
+      expect(dispatched.some((d) => d.pausedWorkerPids)).toBe(false);
+      expect(off.stats().preemptions).toBe(0);
+
+      dispatched.length = 0;
+      const busy = await startPreemptingPool({ onDispatch: (d) => dispatched.push(d) });
+      const busyLong = collect(busy.synthesize(request(benchVoice, longText(6))));
+      await longTextOnEveryWorker(dispatched);
+      // Two short requests wait at once: each runs narrow in its turn.
+      await Promise.all([
+        busy.synthesizeAll(request(benchVoice, 'Hello there.')),
+        busy.synthesizeAll(request(benchVoice, 'Good morning.')),
+      ]);
+      await busyLong;
+      expect(dispatched.some((d) => d.pausedWorkerPids)).toBe(false);
+      expect(busy.stats().preemptions).toBe(0);
+    });
+
+    it('pauses each sentence of the long text once at most, however many short requests come', async () => {
+      const dispatched: Dispatch[] = [];
+      const pool = await startPreemptingPool({ onDispatch: (d) => dispatched.push(d) });
+      const text = longText(10);
+      let longDone = false;
+      const long = collect(pool.synthesize(request(benchVoice, text))).finally(
+        () => (longDone = true),
+      );
+      await longTextOnEveryWorker(dispatched);
+      // One client asking again as soon as it has its answer.
+      for (let n = 0; !longDone && n < 12; n++) {
+        await pool.synthesizeAll(request(benchVoice, `Number ${n}.`));
+      }
+      const sentences = await long;
+
+      /** The sentence of request 1 each worker ran when it was paused. */
+      const running = new Map<number, string>();
+      const paused: string[] = [];
+      for (const d of dispatched) {
+        for (const pid of d.kind === 'plan' ? (d.pausedWorkerPids ?? []) : []) {
+          paused.push(running.get(pid) ?? 'none');
+        }
+        if (d.requestId === 1 && d.kind === 'sentence') {
+          running.set(d.workerPid, `sentence ${d.sentenceIndex}`);
+        }
+      }
+      expect(paused.length).toBeGreaterThan(0);
+      expect(paused).not.toContain('none');
+      expect(new Set(paused).size).toBe(paused.length);
+      const local = await collect(localBench.synthesize(text));
+      sentences.forEach((sentence, i) => expect(sentence.pcm).toEqual(local[i].pcm));
+    });
+
+    it('resumes the paused workers when the preempting worker dies', async () => {
+      const dispatched: Dispatch[] = [];
+      const pool = await startPreemptingPool({
+        onDispatch: (d) => {
+          dispatched.push(d);
+          // The worker running the short request dies in the middle of it.
+          if (d.pausedWorkerPids && d.kind === 'plan') {
+            setTimeout(() => process.kill(d.workerPid, 'SIGKILL'), 50);
+          }
+        },
+      });
+      const text = longText(6);
+      const long = collect(pool.synthesize(request(benchVoice, text)));
+      await longTextOnEveryWorker(dispatched);
+      await expect(pool.synthesizeAll(request(benchVoice, 'Hello there.'))).rejects.toBeInstanceOf(
+        WorkerCrashedError,
+      );
+      const [pausedPid] = dispatched.find((d) => d.pausedWorkerPids)?.pausedWorkerPids ?? [];
+      expect(processState(pausedPid)).not.toBe('T');
+      // The long text goes on, on the paused worker and the dead one's replacement.
+      const local = await collect(localBench.synthesize(text));
+      const sentences = await long;
+      sentences.forEach((sentence, i) => expect(sentence.pcm).toEqual(local[i].pcm));
     });
   });
 

@@ -92,6 +92,14 @@ export interface EnginePoolOptions {
    * every core. 0 or absent: none. Costs the voice's memory once more per worker.
    */
   idleIntraOpThreads?: number;
+  /**
+   * A request's only sentence that would otherwise wait while every busy worker runs a
+   * sentence of a request with more sentences waiting (a long text) runs on its
+   * worker's all-cores session, and those workers are paused (SIGSTOP) until it ends
+   * (SIGCONT): see `preemptionFor`. Needs `idleIntraOpThreads`; off on Windows, which
+   * cannot pause a process.
+   */
+  preemption?: boolean;
   maxConcurrent: number;
   maxQueue: number;
   /** Longest a request may run, from its plan on a worker to its last sentence. */
@@ -144,6 +152,8 @@ export interface Dispatch {
   sentenceIndex?: number;
   /** It runs on the worker's session with every core (`idleIntraOpThreads`). */
   wide?: boolean;
+  /** Workers paused (their sentences preempted) while it runs; absent: none. */
+  pausedWorkerPids?: number[];
   workerPid: number;
 }
 
@@ -166,6 +176,13 @@ export interface VoiceUnloaded {
  * delays none of them and takes the burst's next sentences from then on.
  */
 export const SECOND_COPY_WAITING_SENTENCES = 4;
+
+/**
+ * Sentences of a request still waiting for a worker, at least, for its running ones to
+ * be paused for another request's only sentence (see `preemptionFor`): a text with
+ * this much work ahead is a long one, and one short sentence more hardly delays it.
+ */
+export const PREEMPTIBLE_WAITING_SENTENCES = 2;
 
 /** Time a worker gets to exit after `disconnect()` at shutdown before SIGKILL. */
 const EXIT_GRACE_MS = 2_000;
@@ -217,6 +234,11 @@ interface QueuedLoad {
 interface WorkerJob {
   readonly id: number;
   readonly worker: PoolWorker;
+  /** The request it plans or speaks a sentence of (undefined for loads and phonemize calls). */
+  run?: SynthesisRun;
+  kind?: 'plan' | 'sentence';
+  /** It has been paused for a preempting sentence: it is not paused again. */
+  preempted?: boolean;
   readonly onEnd: (end: JobEnd) => void;
   /** A plan's sentences, before the job goes on with the first one. */
   onPlanned?: (sentences: PhonemizedSentence[]) => void;
@@ -335,6 +357,10 @@ export class EnginePool {
   /** Workers started to replace one that died or was killed (metrics). */
   private replacedWorkers = 0;
   private readonly restartTimers = new Set<NodeJS.Timeout>();
+  /** The job that preempts (see `preemptionFor`) and the workers paused until it ends. */
+  private preempting: { job: WorkerJob; paused: Set<PoolWorker> } | undefined;
+  /** Jobs that preempted other workers' sentences (metrics). */
+  private preemptions = 0;
 
   constructor(private readonly options: EnginePoolOptions) {
     if (!Number.isInteger(options.workers) || options.workers < 1) {
@@ -481,6 +507,7 @@ export class EnginePool {
       busyWorkers: live.filter((worker) => worker.state === 'busy').length,
       idleWorkers: live.filter((worker) => worker.state === 'idle').length,
       replacedWorkers: this.replacedWorkers,
+      preemptions: this.preemptions,
       loadedVoices: loaded.reduce((sum, voice) => sum + voice.workers.size, 0),
       loadedVoiceDetails: this.budget.details(),
       estimatedVoiceBytes: this.budget.estimatedBytes(),
@@ -592,6 +619,8 @@ export class EnginePool {
     clearTimeout(drainTimer);
 
     this.state = 'stopped';
+    // A paused worker would not see its channel close.
+    this.resumePaused();
     for (const timer of this.restartTimers) clearTimeout(timer);
     this.restartTimers.clear();
     for (const run of [...this.runs]) this.failRun(run, 'stopped', stoppedError);
@@ -675,6 +704,8 @@ export class EnginePool {
    */
   private dispatch(): void {
     if (this.state === 'stopped') return;
+    // A preempting sentence has the cores: anything started now would take them back.
+    if (this.preempting) return;
     for (;;) {
       const idle = [...this.workers].filter((worker) => worker.state === 'idle');
       if (idle.length === 0) return;
@@ -877,9 +908,17 @@ export class EnginePool {
     run.planStarted = true;
     run.startedAt = performance.now();
     run.timer = setTimeout(() => this.onRunTimeout(run), this.options.timeoutMs);
-    this.options.onDispatch?.({ kind: 'plan', requestId: run.id, workerPid: worker.pid });
-    const wide = this.budget.hasWide(worker, run.voice) && this.aloneOnPool(worker);
+    const { wide, pause } = this.threadsFor(worker, run);
+    this.options.onDispatch?.({
+      kind: 'plan',
+      requestId: run.id,
+      workerPid: worker.pid,
+      ...pausedPids(pause),
+    });
     const onPlanned = (sentences: PhonemizedSentence[]): void => {
+      // Only a lone sentence runs wide (the worker decides the same): the paused
+      // sentences go on with the others.
+      if (sentences.length > 1 && this.preempting?.job === job) this.resumePaused();
       if (run.settled || run.cancelled) return;
       run.sentences = sentences;
       run.nextToDispatch = 1;
@@ -889,10 +928,13 @@ export class EnginePool {
         sentenceIndex: 0,
         workerPid: worker.pid,
         wide: wide && sentences.length === 1,
+        ...(sentences.length === 1 ? pausedPids(pause) : {}),
       });
       // The other sentences go to the other workers now.
       this.dispatch();
     };
+    // Paused before the job starts, so that the wide session never shares the cores.
+    if (pause) this.pause(pause);
     const message: JobMessage = { type: 'plan', request: run.request, wide };
     const job = this.startJob(
       worker,
@@ -900,8 +942,82 @@ export class EnginePool {
       (end) => this.onSentenceEnd(run, job, 0, end),
       run.voice,
     );
+    job.run = run;
+    job.kind = 'plan';
     job.onPlanned = onPlanned;
+    if (pause) this.preempting = { job, paused: pause };
     run.running.add(job);
+  }
+
+  /**
+   * Whether a request's plan or sentence about to start on `worker` runs on its
+   * all-cores session: when the pool is otherwise idle, or when it may preempt (and
+   * then which workers to pause).
+   */
+  private threadsFor(
+    worker: PoolWorker,
+    run: SynthesisRun,
+  ): { wide: boolean; pause?: Set<PoolWorker> } {
+    if (!this.budget.hasWide(worker, run.voice)) return { wide: false };
+    if (this.aloneOnPool(worker)) return { wide: true };
+    const pause = this.preemptionFor(worker, run);
+    return pause ? { wide: true, pause } : { wide: false };
+  }
+
+  /**
+   * The busy workers to pause so that this request's only sentence runs on every core,
+   * or undefined if it must not. It may when the request has nothing else running or
+   * waiting, nothing waits but the sentences of the requests it pauses, and every other
+   * busy worker speaks a sentence of a long text (PREEMPTIBLE_WAITING_SENTENCES or more
+   * of its sentences still waiting) that has not been paused before. The long text
+   * loses the time of one short sentence (~0.2 s) per sentence at most, and not a byte
+   * of its audio (a paused process resumes where it stopped); the short request waits
+   * for one worker to free up, at most one sentence, and then runs at the speed of an
+   * idle server instead of narrow beside a long sentence. Under load (other requests
+   * waiting) nothing is paused: a wide run costs more core time than a narrow one. A
+   * plan is paused for too; when its text turns out to have more sentences, the others
+   * resume at once.
+   */
+  private preemptionFor(worker: PoolWorker, run: SynthesisRun): Set<PoolWorker> | undefined {
+    if (!this.options.preemption || process.platform === 'win32') return undefined;
+    if (this.preempting || this.scheduler.queuedQuickJobs > 0) return undefined;
+    if (run.sentencesInFlight > 0 || run.pendingSentences > 0) return undefined;
+    const paused = new Set<PoolWorker>();
+    const preempted = new Set<SynthesisRun>();
+    for (const other of this.workers) {
+      if (other === worker || other.state === 'idle' || other.state === 'exited') continue;
+      const job = other.job;
+      // A plan counts once it is planned: it speaks the text's first sentence.
+      if (other.state !== 'busy' || !job?.run || job.preempted) return undefined;
+      if (job.run === run || job.run.pendingSentences < PREEMPTIBLE_WAITING_SENTENCES) {
+        return undefined;
+      }
+      paused.add(other);
+      preempted.add(job.run);
+    }
+    if (paused.size === 0) return undefined;
+    for (const other of this.runs) {
+      if (other !== run && other.pendingSentences > 0 && !preempted.has(other)) return undefined;
+    }
+    return paused;
+  }
+
+  private pause(workers: Set<PoolWorker>): void {
+    this.preemptions += 1;
+    for (const worker of workers) {
+      if (worker.job) worker.job.preempted = true;
+      worker.child.kill('SIGSTOP');
+    }
+  }
+
+  /** The preempting job ended or needs no more than its own threads: the paused workers go on. */
+  private resumePaused(): void {
+    const preempting = this.preempting;
+    if (!preempting) return;
+    this.preempting = undefined;
+    for (const worker of preempting.paused) {
+      if (worker.state !== 'exited') worker.child.kill('SIGCONT');
+    }
   }
 
   /** No other worker is busy and nothing waits: a sentence started now would leave cores idle. */
@@ -942,14 +1058,16 @@ export class EnginePool {
     const { phonemeIds } = sentences[index];
     const { modelPath, configPath, revision, options } = run.request;
     const worker = this.pickWorker(idle, run.voice);
-    const wide = this.budget.hasWide(worker, run.voice) && this.aloneOnPool(worker);
+    const { wide, pause } = this.threadsFor(worker, run);
     this.options.onDispatch?.({
       kind: 'sentence',
       requestId: run.id,
       sentenceIndex: index,
       workerPid: worker.pid,
       wide,
+      ...pausedPids(pause),
     });
+    if (pause) this.pause(pause);
     const message: JobMessage = {
       type: 'sentence',
       sentence: { modelPath, configPath, revision, options, phonemeIds, wide },
@@ -960,6 +1078,9 @@ export class EnginePool {
       (end) => this.onSentenceEnd(run, job, index, end),
       run.voice,
     );
+    job.run = run;
+    job.kind = 'sentence';
+    if (pause) this.preempting = { job, paused: pause };
     run.running.add(job);
   }
 
@@ -1134,6 +1255,7 @@ export class EnginePool {
   private endJob(job: WorkerJob | undefined, end: JobEnd): void {
     if (!job || job.ended) return;
     job.ended = true;
+    if (this.preempting?.job === job) this.resumePaused();
     const { worker } = job;
     if (worker.job === job) worker.job = undefined;
     const workerHealthy = !('error' in end) || end.outcome === 'error';
@@ -1275,6 +1397,11 @@ export class EnginePool {
       Math.min(this.limiter.maxConcurrent, this.options.workers);
     return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Math.ceil(aheadMs / 1000)));
   }
+}
+
+/** The `pausedWorkerPids` of a Dispatch. */
+function pausedPids(paused: Set<PoolWorker> | undefined): Pick<Dispatch, 'pausedWorkerPids'> {
+  return paused ? { pausedWorkerPids: [...paused].map((worker) => worker.pid) } : {};
 }
 
 /** Codes of the errors of a voice that did not load (its files), as a worker reports them. */

@@ -73,6 +73,11 @@ export interface EngineStats {
   idleWorkers: number;
   /** Workers started to replace one that died or was killed, since the start. */
   replacedWorkers: number;
+  /**
+   * Sentences that paused other workers' sentences (of long requests) to run on every
+   * core, since the start (see SENTENCE_PREEMPTION).
+   */
+  preemptions: number;
   /** Voice instances held by the workers (a voice loaded in two workers counts twice). */
   loadedVoices: number;
   /** Each distinct voice loaded, most recently used first. */

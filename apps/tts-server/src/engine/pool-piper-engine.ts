@@ -39,6 +39,7 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
       workers: settings.WORKERS,
       intraOpThreads: settings.workerThreads,
       idleIntraOpThreads: idleWorkerThreads(settings.workerThreads),
+      preemption: settings.SENTENCE_PREEMPTION,
       maxConcurrent: settings.MAX_CONCURRENT_REQUESTS,
       maxQueue: settings.MAX_QUEUE,
       timeoutMs: settings.SYNTH_TIMEOUT_MS,
@@ -66,6 +67,11 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
       'piper_worker_replacements',
       'Workers started to replace one that died or was killed, since the server started',
       () => stats().replacedWorkers,
+    );
+    metrics.gauge(
+      'piper_preemptions',
+      "Sentences that paused long requests' sentences to run on every core, since the server started",
+      () => stats().preemptions,
     );
     metrics.gauge(
       'piper_loaded_voices',

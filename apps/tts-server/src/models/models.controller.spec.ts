@@ -88,6 +88,7 @@ class InProcessEngine extends PiperEngine {
       busyWorkers: 0,
       idleWorkers: 0,
       replacedWorkers: 0,
+      preemptions: 0,
       loadedVoices: this.voices.size,
       loadedVoiceDetails: [],
       estimatedVoiceBytes: 0,
