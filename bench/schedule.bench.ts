@@ -4,7 +4,8 @@
  *
  * 1. parallel sentences: a 4-sentence text on an idle server with default settings
  *    against a bare onnxruntime session synthesizing the same four sentences' ids one
- *    after another with every core (target ≤ 0.77×);
+ *    after another with every core (target ≤ 0.77×); beside them, the floor of the
+ *    server's split (one bare one-thread session per core, in processes of their own);
  * 2. fairness: one 50-sentence request with one-sentence requests arriving every
  *    500 ms; p50/p99 latency of the short ones against the same short request on an
  *    idle server (target p50 ≤ 2×), with default settings and then, side by side,
@@ -16,6 +17,8 @@
  * printed, never asserted; on a shared machine run it when the load is low, and more
  * than once.
  */
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,63 +74,111 @@ async function timePost(url: string, text: string): Promise<{ ms: number; bytes:
   return { ms: performance.now() - started, bytes: res.bytes.length };
 }
 
-/** 1. A 4-sentence text: the server (sentences in parallel) against a bare session, sentences in turn. */
-async function parallelSentences(server: BuiltServer, modelPath: string): Promise<void> {
-  const voice = await PiperVoice.load(modelPath, { intraOpThreads: CORES });
-  const bare = await ort.InferenceSession.create(modelPath, {
+/** The four sentences' network inputs, as the server feeds them (the voice's own scales). */
+async function fourSentenceFeeds(modelPath: string): Promise<ort.InferenceSession.FeedsType[]> {
+  const voice = await PiperVoice.load(modelPath, { intraOpThreads: 1 });
+  try {
+    const { noiseScale, lengthScale, noiseW } = voice.config.inference;
+    return voice.phonemize(FOUR_SENTENCES).map((phonemes) => {
+      const ids = voice.phonemesToIds(phonemes);
+      return {
+        input: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+        input_lengths: new ort.Tensor('int64', BigInt64Array.of(BigInt(ids.length)), [1]),
+        scales: new ort.Tensor('float32', Float32Array.of(noiseScale, lengthScale, noiseW), [3]),
+      };
+    });
+  } finally {
+    await voice.release();
+  }
+}
+
+function bareSession(modelPath: string, threads: number): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(modelPath, {
     executionProviders: ['cpu'],
-    intraOpNumThreads: CORES,
+    intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
   });
-  const { noiseScale, lengthScale, noiseW } = voice.config.inference;
-  const feeds = voice.phonemize(FOUR_SENTENCES).map((phonemes) => {
-    const ids = voice.phonemesToIds(phonemes);
-    return {
-      input: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
-      input_lengths: new ort.Tensor('int64', BigInt64Array.of(BigInt(ids.length)), [1]),
-      scales: new ort.Tensor('float32', Float32Array.of(noiseScale, lengthScale, noiseW), [3]),
-    };
+}
+
+/**
+ * A process of the floor in part 1: one bare one-thread session that runs the sentence
+ * whose index it is sent and answers when done.
+ */
+async function oneThreadChild(modelPath: string): Promise<void> {
+  const feeds = await fourSentenceFeeds(modelPath);
+  const session = await bareSession(modelPath, 1);
+  for (const feed of feeds) await session.run(feed);
+  process.on('message', (index: number) => {
+    void session.run(feeds[index]).then(() => process.send?.(index));
   });
-  const serverMs: number[] = [];
-  const bareMs: number[] = [];
+  process.on('disconnect', () => process.exit(0));
+  process.send?.('ready');
+}
+
+/**
+ * 1. A 4-sentence text: the server (sentences in parallel) against a bare session with
+ * every core, sentences in turn; and, side by side, the floor of the server's split:
+ * one bare one-thread session per core in processes of their own, each taking the
+ * next sentence when it is done, with no server around them.
+ */
+async function parallelSentences(server: BuiltServer, modelPath: string): Promise<void> {
+  const feeds = await fourSentenceFeeds(modelPath);
+  const bare = await bareSession(modelPath, CORES);
+  const children = Array.from({ length: CORES }, () =>
+    fork(__filename, ['one-thread-child', modelPath], {
+      execArgv: process.execArgv,
+      serialization: 'advanced',
+    }),
+  );
+  await Promise.all(children.map((child) => once(child, 'message')));
   const timeBare = async (): Promise<number> => {
     const started = performance.now();
     for (const feed of feeds) await bare.run(feed);
     return performance.now() - started;
   };
+  const timeFloor = async (): Promise<number> => {
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(
+      children.map(async (child) => {
+        while (next < feeds.length) {
+          child.send(next++);
+          await once(child, 'message');
+        }
+      }),
+    );
+    return performance.now() - started;
+  };
+  const timeServer = async (): Promise<number> => (await timePost(server.url, FOUR_SENTENCES)).ms;
+  const timed: [number[], () => Promise<number>][] = [
+    [[], timeServer],
+    [[], timeBare],
+    [[], timeFloor],
+  ];
   // Each is timed on an otherwise idle machine: onnxruntime's threads keep spinning for
   // a moment after a run (about 30 ms of CPU here), which would tax whichever comes next.
   const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   try {
     for (let round = 0; round < ROUNDS + 2; round++) {
-      // Alternate the order; the first two rounds warm both up.
-      let s: number;
-      let b: number;
-      if (round % 2 === 0) {
-        s = (await timePost(server.url, FOUR_SENTENCES)).ms;
+      // The order turns each round; the first two rounds warm everything up.
+      for (let i = 0; i < timed.length; i++) {
+        const [times, time] = timed[(round + i) % timed.length];
+        const ms = await time();
+        if (round >= 2) times.push(ms);
         await settle();
-        b = await timeBare();
-      } else {
-        b = await timeBare();
-        await settle();
-        s = (await timePost(server.url, FOUR_SENTENCES)).ms;
-      }
-      await settle();
-      if (round >= 2) {
-        serverMs.push(s);
-        bareMs.push(b);
       }
     }
   } finally {
     await bare.release();
-    await voice.release();
+    for (const child of children) child.disconnect();
   }
-  const ratio = median(serverMs) / median(bareMs);
+  const [serverMs, bareMs, floorMs] = timed.map(([times]) => median(times));
   console.log(
-    `1. ${feeds.length}-sentence text, idle server (defaults) ${median(serverMs).toFixed(0)} ms, ` +
-      `bare session ${CORES} thread(s), sentences in turn ${median(bareMs).toFixed(0)} ms: ` +
-      `${ratio.toFixed(2)}× (target ≤ 0.77)`,
+    `1. ${feeds.length}-sentence text, idle server (defaults) ${serverMs.toFixed(0)} ms, ` +
+      `bare session ${CORES} thread(s), sentences in turn ${bareMs.toFixed(0)} ms: ` +
+      `${(serverMs / bareMs).toFixed(2)}× (target ≤ 0.77); floor of the split, ${CORES} bare ` +
+      `one-thread processes side by side ${floorMs.toFixed(0)} ms: ${(floorMs / bareMs).toFixed(2)}×`,
   );
 }
 
@@ -265,7 +316,8 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
+const run = process.argv[2] === 'one-thread-child' ? oneThreadChild(process.argv[3]) : main();
+run.catch((error: unknown) => {
   console.error(error);
   process.exitCode = 1;
 });
