@@ -1,11 +1,19 @@
 /**
  * GET /metrics: Prometheus text with request counts by route pattern, synthesis
- * time, audio seconds and real-time factor per voice, and the worker pool's state.
+ * time, audio seconds and real-time factor per voice, and the worker pool's state,
+ * preemptions included (SENTENCE_PREEMPTION wired from the settings to the pool).
  */
+import { availableParallelism } from 'node:os';
 import request from 'supertest';
 import { decodeWav } from '@app/piper';
 import { binary } from './support/processes';
-import { metricSample, useTestServer } from './support/test-server';
+import {
+  makeModelDir,
+  metricSample,
+  removeDir,
+  serverFactory,
+  useTestServer,
+} from './support/test-server';
 
 describe('GET /metrics', () => {
   const server = useTestServer({
@@ -51,4 +59,53 @@ describe('GET /metrics', () => {
     for (let scrape = 0; scrape < 8; scrape++)
       await request(server.url).get('/metrics').expect(200);
   });
+});
+
+describe('preemption, seen in /metrics', () => {
+  let modelDir: string;
+  const servers = serverFactory(() => ({
+    MODEL_DIR: modelDir,
+    DEFAULT_MODEL: 'bench-voice',
+    WORKERS: '2',
+    WORKER_THREADS: '1',
+    ENABLE_CACHING: 'false',
+  }));
+  // Workers with fewer threads than cores keep an all-cores session; one core has none.
+  const onTwoCores = availableParallelism() >= 2 ? it : it.skip;
+
+  beforeAll(async () => {
+    modelDir = await makeModelDir({ benchVoice: true });
+  });
+  afterAll(async () => {
+    await servers.closeAll();
+    if (modelDir) await removeDir(modelDir);
+  });
+
+  onTwoCores.each([
+    ['true', 1],
+    ['false', 0],
+  ])(
+    'SENTENCE_PREEMPTION=%s: a short request behind a streamed long text pauses it %i time(s)',
+    async (preemption, expected) => {
+      const url = await servers.start({ SENTENCE_PREEMPTION: String(preemption) });
+      const text = Array.from({ length: 10 }, (_, i) => `This is sentence ${i + 1}.`).join(' ');
+      const long = await fetch(`${url}/tts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text, stream: true }),
+      });
+      expect(long.status).toBe(200);
+      const reader = long.body!.getReader();
+      // Its first sentence is out: both workers now speak its next ones.
+      let bytes = (await reader.read()).value?.length ?? 0;
+      await request(url).post('/tts').send({ text: 'Hello.' }).expect(200);
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+        bytes += chunk.value.length;
+      }
+      // Ten sentences of about a second each, whole.
+      expect(bytes).toBeGreaterThan(44 + 2 * 22050 * 8);
+      const metrics = await request(url).get('/metrics').expect(200);
+      expect(metricSample(metrics.text, 'piper_preemptions')).toBe(expected);
+    },
+  );
 });

@@ -18,6 +18,7 @@ describe(Settings.name, () => {
       ENABLE_CORS: true,
       ALLOWED_ORIGINS: ['*'],
       OPENAI_PCM_SAMPLE_RATE: 24000,
+      SENTENCE_PREEMPTION: true,
     });
     expect(settings.WORKERS).toBeGreaterThanOrEqual(1);
     expect(settings.workerThreads).toBeGreaterThanOrEqual(1);
@@ -27,6 +28,7 @@ describe(Settings.name, () => {
     const settings = validateSettings({
       PORT: '8080',
       ENABLE_CACHING: 'false',
+      SENTENCE_PREEMPTION: 'false',
       DEBUG: 'yes',
       ALLOWED_ORIGINS: 'https://a.example, https://b.example',
       DEFAULT_MODEL: 'en_US-lessac-medium',
@@ -34,6 +36,7 @@ describe(Settings.name, () => {
     });
     expect(settings.PORT).toBe(8080);
     expect(settings.ENABLE_CACHING).toBe(false);
+    expect(settings.SENTENCE_PREEMPTION).toBe(false);
     expect(settings.DEBUG).toBe(true);
     expect(settings.ALLOWED_ORIGINS).toEqual(['https://a.example', 'https://b.example']);
     expect(settings.DEFAULT_MODEL).toBe('en_US-lessac-medium');
