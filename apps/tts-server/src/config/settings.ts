@@ -224,6 +224,15 @@ export class Settings {
   WORKER_THREADS = 0;
 
   /**
+   * A worker above this resident memory after a sentence is replaced by a fresh one
+   * (onnxruntime keeps the buffers of the longest sentence it has spoken); 0: never.
+   */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  WORKER_MAX_RSS_MB = 0;
+
+  /**
    * A one-sentence request that would wait while every worker speaks a long text
    * pauses those workers (SIGSTOP, then SIGCONT) and runs on every core.
    */

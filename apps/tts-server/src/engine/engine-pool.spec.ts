@@ -171,6 +171,7 @@ describe(EnginePool.name, () => {
         idleWorkers: 2,
         replacedWorkers: 0,
         preemptions: 0,
+        memoryReplacedWorkers: 0,
         // Each worker preloaded both voices.
         loadedVoices: 4,
         loadedVoiceDetails: expect.arrayContaining(
@@ -775,6 +776,54 @@ describe(EnginePool.name, () => {
       const local = await collect(localBench.synthesize(text));
       const sentences = await long;
       sentences.forEach((sentence, i) => expect(sentence.pcm).toEqual(local[i].pcm));
+    });
+  });
+
+  describe('worker memory (maxWorkerRssBytes)', () => {
+    function residentBytes(pid: number): number {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]) * 1024;
+    }
+    /** One sentence of about 400 phonemes (no full stop until the end). */
+    const LONG_SENTENCE = `${Array.from({ length: 24 }, (_, i) => `word number ${i + 1}`).join(' and ')}.`;
+
+    it('replaces a worker that a long sentence leaves above the bound, and serves on', async () => {
+      const probe = await startPool({ preload: [benchVoice] });
+      const freshBytes = residentBytes(probe.workerPids()[0]);
+      await probe.shutdown(1_000);
+
+      const pool = await startPool({
+        preload: [benchVoice],
+        maxWorkerRssBytes: freshBytes + 150 * 2 ** 20,
+      });
+      const [first] = pool.workerPids();
+      // A sentence of usual length stays within what the warm-up sized.
+      await pool.synthesizeAll(request(benchVoice, 'A short sentence.'));
+      expect(pool.workerPids()).toEqual([first]);
+
+      const long = await pool.synthesizeAll(request(benchVoice, LONG_SENTENCE));
+      expect(long.sentenceCount).toBe(1);
+      await waitUntilGone([first]);
+      await waitFor('its replacement', () => pool.workerPids().some((pid) => pid !== first));
+      expect(pool.stats()).toMatchObject({ memoryReplacedWorkers: 1, replacedWorkers: 1 });
+      expect(logged.some((line) => line.startsWith('error:'))).toBe(false);
+      expect(logged).toContainEqual(expect.stringMatching(/above WORKER_MAX_RSS_MB.*replacing it/));
+      const next = await pool.synthesizeAll(request(benchVoice, 'A short sentence.'));
+      expect(next.sentenceCount).toBe(1);
+      expect(pool.workerPids()).toHaveLength(1);
+      expect(pool.workerPids()).not.toContain(first);
+    });
+
+    it('keeps a worker that is above the bound with only its voices loaded, with one warning', async () => {
+      const pool = await startPool({ workers: 2, maxWorkerRssBytes: 2 ** 20 });
+      const pids = pool.workerPids();
+      await pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
+      await pool.synthesizeAll(request(testVoice, FOUR_SENTENCES));
+      expect(pool.workerPids()).toEqual(pids);
+      expect(pool.stats().memoryReplacedWorkers).toBe(0);
+      expect(
+        logged.filter((line) => /workers are not replaced for memory/.test(line)),
+      ).toHaveLength(1);
     });
   });
 

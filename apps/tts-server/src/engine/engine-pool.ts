@@ -109,6 +109,12 @@ export interface EnginePoolOptions {
    * `start`, or later to `setPinnedVoices`), and they are never evicted.
    */
   preload?: VoicePaths[];
+  /**
+   * A worker whose resident memory passes this after a sentence is replaced by a fresh
+   * one (WORKER_MAX_RSS_MB): onnxruntime keeps the buffers of the longest sentence a
+   * session has spoken. 0 or absent: never. Not applied to a worker that starts above it.
+   */
+  maxWorkerRssBytes?: number;
   /** Distinct voices loaded at once in the whole pool (MAX_LOADED_VOICES); 0 or absent: no bound. */
   maxLoadedVoices?: number;
   /**
@@ -215,8 +221,10 @@ interface PoolWorker {
   /** Voices assigned to it by `preloadVoices`, loaded (one job each) when it is idle. */
   readonly loadQueue: QueuedLoad[];
   job: WorkerJob | undefined;
-  /** Set when the pool kills it on purpose, so its exit is not reported as a crash. */
-  killedFor: 'timeout' | 'shutdown' | undefined;
+  /** Set when the pool ends it on purpose, so its exit is not reported as a crash. */
+  killedFor: 'timeout' | 'shutdown' | 'memory' | undefined;
+  /** Its resident memory once its pinned voices were loaded (WORKER_MAX_RSS_MB). */
+  startRssBytes: number | undefined;
   readonly exited: Promise<void>;
   markExited(): void;
   /** Settles when the preload finishes: rejects if it fails or the worker dies first. */
@@ -361,6 +369,9 @@ export class EnginePool {
   private preempting: { job: WorkerJob; paused: Set<PoolWorker> } | undefined;
   /** Jobs that preempted other workers' sentences (metrics). */
   private preemptions = 0;
+  /** Workers replaced for outgrowing `maxWorkerRssBytes` (metrics). */
+  private recycledWorkers = 0;
+  private warnedMemoryBound = false;
 
   constructor(private readonly options: EnginePoolOptions) {
     if (!Number.isInteger(options.workers) || options.workers < 1) {
@@ -508,6 +519,7 @@ export class EnginePool {
       idleWorkers: live.filter((worker) => worker.state === 'idle').length,
       replacedWorkers: this.replacedWorkers,
       preemptions: this.preemptions,
+      memoryReplacedWorkers: this.recycledWorkers,
       loadedVoices: loaded.reduce((sum, voice) => sum + voice.workers.size, 0),
       loadedVoiceDetails: this.budget.details(),
       estimatedVoiceBytes: this.budget.estimatedBytes(),
@@ -1259,9 +1271,41 @@ export class EnginePool {
     const { worker } = job;
     if (worker.job === job) worker.job = undefined;
     const workerHealthy = !('error' in end) || end.outcome === 'error';
+    if ('reply' in end && this.outgrewMemory(worker, end.reply)) worker.killedFor = 'memory';
     if (workerHealthy && worker.state === 'busy' && !worker.killedFor) worker.state = 'idle';
     job.onEnd(end);
+    // Ended once its job is done; its exit starts the replacement, as for a crash.
+    if (worker.killedFor === 'memory') void this.endWorker(worker);
     this.dispatch();
+  }
+
+  /**
+   * Whether a worker must be replaced after this reply: a sentence left it above
+   * `maxWorkerRssBytes`. A worker that was above it with only its voices loaded is
+   * kept (a fresh one would be too), with one warning.
+   */
+  private outgrewMemory(worker: PoolWorker, reply: JobReply): boolean {
+    const bound = this.options.maxWorkerRssBytes ?? 0;
+    if (bound <= 0 || this.state !== 'running' || worker.killedFor) return false;
+    if (reply.type === 'done' && worker.startRssBytes === undefined) {
+      worker.startRssBytes = reply.rssBytes;
+      if (reply.rssBytes >= bound && !this.warnedMemoryBound) {
+        this.warnedMemoryBound = true;
+        this.logger.warn(
+          `synthesis worker ${worker.pid} uses ${mebibytes(reply.rssBytes)} MB with its voices ` +
+            `loaded, above WORKER_MAX_RSS_MB (${mebibytes(bound)}): workers are not replaced for memory`,
+        );
+      }
+      return false;
+    }
+    if (reply.type !== 'audio' || reply.rssBytes <= bound) return false;
+    if (worker.startRssBytes === undefined || worker.startRssBytes >= bound) return false;
+    this.recycledWorkers += 1;
+    this.logger.log(
+      `synthesis worker ${worker.pid} uses ${mebibytes(reply.rssBytes)} MB after a sentence, ` +
+        `above WORKER_MAX_RSS_MB (${mebibytes(bound)}): replacing it with a fresh one`,
+    );
+    return true;
   }
 
   private spawnWorker(): PoolWorker {
@@ -1285,6 +1329,7 @@ export class EnginePool {
       loadQueue: [],
       job: undefined,
       killedFor: undefined,
+      startRssBytes: undefined,
       exited: new Promise<void>((resolve) => (markExited = resolve)),
       markExited: () => markExited(),
       startup: new Promise<void>((resolve, reject) => {
@@ -1397,6 +1442,10 @@ export class EnginePool {
       Math.min(this.limiter.maxConcurrent, this.options.workers);
     return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Math.ceil(aheadMs / 1000)));
   }
+}
+
+function mebibytes(bytes: number): number {
+  return Math.round(bytes / 2 ** 20);
 }
 
 /** The `pausedWorkerPids` of a Dispatch. */

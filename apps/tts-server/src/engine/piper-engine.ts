@@ -78,6 +78,8 @@ export interface EngineStats {
    * core, since the start (see SENTENCE_PREEMPTION).
    */
   preemptions: number;
+  /** Workers replaced because a sentence left them above WORKER_MAX_RSS_MB (in `replacedWorkers` too). */
+  memoryReplacedWorkers: number;
   /** Voice instances held by the workers (a voice loaded in two workers counts twice). */
   loadedVoices: number;
   /** Each distinct voice loaded, most recently used first. */

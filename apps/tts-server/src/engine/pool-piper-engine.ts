@@ -38,8 +38,9 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
     this.pool = new EnginePool({
       workers: settings.WORKERS,
       intraOpThreads: settings.workerThreads,
-      idleIntraOpThreads: idleWorkerThreads(settings.workerThreads),
+      idleIntraOpThreads: idleWorkerThreads(settings.WORKERS, settings.workerThreads),
       preemption: settings.SENTENCE_PREEMPTION,
+      maxWorkerRssBytes: settings.WORKER_MAX_RSS_MB * 2 ** 20,
       maxConcurrent: settings.MAX_CONCURRENT_REQUESTS,
       maxQueue: settings.MAX_QUEUE,
       timeoutMs: settings.SYNTH_TIMEOUT_MS,
@@ -67,6 +68,11 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
       'piper_worker_replacements',
       'Workers started to replace one that died or was killed, since the server started',
       () => stats().replacedWorkers,
+    );
+    metrics.gauge(
+      'piper_worker_memory_replacements',
+      'Workers replaced because a sentence left them above WORKER_MAX_RSS_MB, since the server started',
+      () => stats().memoryReplacedWorkers,
     );
     metrics.gauge(
       'piper_preemptions',
@@ -182,7 +188,14 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
  * sentence that starts while every other worker is idle. None when the workers already
  * use every core.
  */
-function idleWorkerThreads(workerThreads: number): number {
-  const cores = availableParallelism();
+export function idleWorkerThreads(
+  workers: number,
+  workerThreads: number,
+  machineCores = availableParallelism(),
+): number {
+  // The cores are those the pool was given (WORKERS × WORKER_THREADS), not the
+  // machine's: in a container Node sees every core of the host, not its CPU limit,
+  // and a session with the host's threads under a two-core quota would be throttled.
+  const cores = Math.min(machineCores, workers * workerThreads);
   return workerThreads < cores ? cores : 0;
 }

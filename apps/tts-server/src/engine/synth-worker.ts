@@ -225,7 +225,7 @@ async function runJob(request: Exclude<WorkerRequest, { type: 'unload' }>): Prom
             failures.push({ voice: { modelPath, revision }, error: reportError(error) });
           }
         }
-        await send({ type: 'done', jobId, failures });
+        await send({ type: 'done', jobId, failures, rssBytes: process.memoryUsage.rss() });
         return;
       }
       case 'plan': {
@@ -240,12 +240,14 @@ async function runJob(request: Exclude<WorkerRequest, { type: 'unload' }>): Prom
           phonemeIds: sentences[0].phonemeIds,
           wide: request.wide && sentences.length === 1,
         });
-        await send({ type: 'audio', jobId, ...first });
+        await send({ type: 'audio', jobId, ...first, rssBytes: process.memoryUsage.rss() });
         return;
       }
-      case 'sentence':
-        await send({ type: 'audio', jobId, ...(await synthesizeSentence(request.sentence)) });
+      case 'sentence': {
+        const audio = await synthesizeSentence(request.sentence);
+        await send({ type: 'audio', jobId, ...audio, rssBytes: process.memoryUsage.rss() });
         return;
+      }
       case 'phonemize': {
         const { modelPath, configPath, revision, text } = request;
         const sentences = await phonemize({ modelPath, configPath, revision }, text);

@@ -114,13 +114,26 @@ export type WorkerReply =
   | { type: 'ready' }
   /** A warning from the engine (e.g. phonemes missing from a voice's map). */
   | { type: 'warning'; message: string }
-  /** End of a preload: every voice was tried; those that failed to load are listed. */
-  | { type: 'done'; jobId: number; failures: PreloadFailure[] }
+  /**
+   * End of a preload: every voice was tried; those that failed to load are listed.
+   * `rssBytes`: the worker's resident memory then (its size with these voices).
+   */
+  | { type: 'done'; jobId: number; failures: PreloadFailure[]; rssBytes: number }
   /** An `unload` ran: how many sessions it released (0: none was loaded). */
   | { type: 'unloaded'; voices: VoiceIdentity[]; sessions: number }
   /** A request's sentences, in the order they are spoken (a plan job goes on with the first). */
   | { type: 'planned'; jobId: number; sentences: PhonemizedSentence[] }
-  /** One sentence's audio: speech then the sentence silence, mono 16-bit. */
-  | { type: 'audio'; jobId: number; pcm: Int16Array; sampleRate: number; inferenceMs: number }
+  /**
+   * One sentence's audio: speech then the sentence silence, mono 16-bit. `rssBytes`:
+   * the worker's resident memory after it (see WORKER_MAX_RSS_MB).
+   */
+  | {
+      type: 'audio';
+      jobId: number;
+      pcm: Int16Array;
+      sampleRate: number;
+      inferenceMs: number;
+      rssBytes: number;
+    }
   | { type: 'phonemes'; jobId: number; sentences: PhonemizedSentence[] }
   | { type: 'error'; jobId: number; error: ReportedError };

@@ -89,6 +89,7 @@ class InProcessEngine extends PiperEngine {
       idleWorkers: 0,
       replacedWorkers: 0,
       preemptions: 0,
+      memoryReplacedWorkers: 0,
       loadedVoices: this.voices.size,
       loadedVoiceDetails: [],
       estimatedVoiceBytes: 0,
