@@ -639,6 +639,9 @@ describe(EnginePool.name, () => {
       );
     }
 
+    /** One sentence, about 0.2 s on every core: long enough to sample the paused worker. */
+    const SHORT_SENTENCE = 'Hello there, and welcome to the news of this morning.';
+
     let localBench: PiperVoice;
     beforeAll(async () => {
       localBench = await PiperVoice.load(benchVoice.modelPath, { intraOpThreads: 1 });
@@ -665,7 +668,7 @@ describe(EnginePool.name, () => {
           }
         }
       }, 5);
-      const short = await pool.synthesizeAll(request(benchVoice, 'Hello there.'));
+      const short = await pool.synthesizeAll(request(benchVoice, SHORT_SENTENCE));
       clearInterval(sampler);
       expect(short.sentenceCount).toBe(1);
 
@@ -758,10 +761,8 @@ describe(EnginePool.name, () => {
       const pool = await startPreemptingPool({
         onDispatch: (d) => {
           dispatched.push(d);
-          // The worker running the short request dies in the middle of it.
-          if (d.pausedWorkerPids && d.kind === 'plan') {
-            setTimeout(() => process.kill(d.workerPid, 'SIGKILL'), 50);
-          }
+          // The worker given the short request dies as it starts on it.
+          if (d.pausedWorkerPids && d.kind === 'plan') process.kill(d.workerPid, 'SIGKILL');
         },
       });
       const text = longText(6);
