@@ -887,15 +887,11 @@ describe(EnginePool.name, () => {
       );
     });
 
-    it('leaves no worker behind when the server process itself is killed', async () => {
-      // A server (here a bare Node process running a pool) dies without a shutdown:
-      // its workers see their IPC channel close and exit.
-      const script = `
-        const { EnginePool } = require(${JSON.stringify(join(__dirname, 'engine-pool.ts'))});
-        const logger = { log() {}, warn: console.error, error: console.error };
-        const pool = new EnginePool({ workers: 2, intraOpThreads: 1, maxConcurrent: 1, maxQueue: 0, timeoutMs: 60000, logger });
-        pool.start().then(() => console.log(JSON.stringify(pool.workerPids())));
-      `;
+    /**
+     * Runs `script` in a bare Node process (a server that will die without a shutdown)
+     * with `EnginePool` in scope; resolves to the first line it prints, and kills it.
+     */
+    async function killedServer(script: string): Promise<string> {
       const server = spawn(
         process.execPath,
         [
@@ -904,7 +900,9 @@ describe(EnginePool.name, () => {
           '-r',
           require.resolve('tsconfig-paths/register'),
           '-e',
-          script,
+          `const { EnginePool } = require(${JSON.stringify(join(__dirname, 'engine-pool.ts'))});
+          const logger = { log() {}, warn: console.error, error: console.error };
+          ${script}`,
         ],
         {
           env: { ...process.env, TS_NODE_PROJECT: resolve(__dirname, '../../../../tsconfig.json') },
@@ -912,16 +910,53 @@ describe(EnginePool.name, () => {
         },
       );
       const exited = once(server, 'exit');
-      let pids: number[];
       try {
         const [line] = (await once(createInterface({ input: server.stdout }), 'line')) as [string];
-        pids = JSON.parse(line) as number[];
-        expect(pids).toHaveLength(2);
-        expect(pids.every(isAlive)).toBe(true);
+        return line;
       } finally {
         server.kill('SIGKILL');
         await exited;
       }
+    }
+
+    it('leaves no worker behind when the server process itself is killed', async () => {
+      // Its workers see their IPC channel close and exit.
+      const line = await killedServer(`
+        const pool = new EnginePool({ workers: 2, intraOpThreads: 1, maxConcurrent: 1, maxQueue: 0, timeoutMs: 60000, logger });
+        pool.start().then(() => console.log(JSON.stringify(pool.workerPids())));
+      `);
+      const pids = JSON.parse(line) as number[];
+      expect(pids).toHaveLength(2);
+      await waitUntilGone(pids);
+      expect(pids.filter(isAlive)).toEqual([]);
+    });
+
+    it('leaves no worker behind when the server is killed while it has paused one', async () => {
+      // A stopped process would not see its channel close: the preempting worker,
+      // told which ones the pool paused, resumes them as it exits.
+      const voice = JSON.stringify({ ...benchVoice, options: {} });
+      const line = await killedServer(`
+        const voice = ${voice};
+        let pool;
+        pool = new EnginePool({
+          workers: 2, intraOpThreads: 1, idleIntraOpThreads: 2, preemption: true,
+          maxConcurrent: 4, maxQueue: 4, timeoutMs: 60000, preload: [voice], logger,
+          onDispatch: (d) => {
+            if (d.kind === 'plan' && d.pausedWorkerPids) {
+              console.log(JSON.stringify({ pids: pool.workerPids(), paused: d.pausedWorkerPids }));
+            }
+          },
+        });
+        pool.start().then(async () => {
+          const long = pool.synthesizeAll({ ...voice, text: ${JSON.stringify(longText(8))} });
+          while (pool.stats().busyWorkers < 2) await new Promise((r) => setTimeout(r, 5));
+          await pool.synthesizeAll({ ...voice, text: 'Hello there, and welcome to the news of this morning.' });
+          await long;
+        });
+      `);
+      const { pids, paused } = JSON.parse(line) as { pids: number[]; paused: number[] };
+      expect(paused).toHaveLength(1);
+      expect(pids).toContain(paused[0]);
       await waitUntilGone(pids);
       expect(pids.filter(isAlive)).toEqual([]);
     });

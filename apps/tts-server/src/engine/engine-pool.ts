@@ -947,7 +947,12 @@ export class EnginePool {
     };
     // Paused before the job starts, so that the wide session never shares the cores.
     if (pause) this.pause(pause);
-    const message: JobMessage = { type: 'plan', request: run.request, wide };
+    const message: JobMessage = {
+      type: 'plan',
+      request: run.request,
+      wide,
+      ...pausedPidsField(pause),
+    };
     const job = this.startJob(
       worker,
       message,
@@ -1083,6 +1088,7 @@ export class EnginePool {
     const message: JobMessage = {
       type: 'sentence',
       sentence: { modelPath, configPath, revision, options, phonemeIds, wide },
+      ...pausedPidsField(pause),
     };
     const job = this.startJob(
       worker,
@@ -1451,6 +1457,11 @@ function mebibytes(bytes: number): number {
 /** The `pausedWorkerPids` of a Dispatch. */
 function pausedPids(paused: Set<PoolWorker> | undefined): Pick<Dispatch, 'pausedWorkerPids'> {
   return paused ? { pausedWorkerPids: [...paused].map((worker) => worker.pid) } : {};
+}
+
+/** The `pausedPids` of a preempting job's message (see the worker protocol). */
+function pausedPidsField(paused: Set<PoolWorker> | undefined): { pausedPids?: number[] } {
+  return paused ? { pausedPids: [...paused].map((worker) => worker.pid) } : {};
 }
 
 /** Codes of the errors of a voice that did not load (its files), as a worker reports them. */

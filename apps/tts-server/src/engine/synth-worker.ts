@@ -275,10 +275,26 @@ process.on('message', (request: WorkerRequest) => {
       await send({ type: 'unloaded', voices: unloaded, sessions });
     });
   } else {
+    if (request.type === 'plan' || request.type === 'sentence') {
+      pausedByPool = request.pausedPids ?? [];
+    }
     jobs = jobs.then(() => runJob(request));
   }
 });
 
-process.on('disconnect', () => process.exit(0));
+/** Workers the pool paused for this worker's last job (see `pausedPids`). */
+let pausedByPool: number[] = [];
+
+process.on('disconnect', () => {
+  // The pool is gone: nothing else would ever resume them.
+  for (const pid of pausedByPool) {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // Gone already.
+    }
+  }
+  process.exit(0);
+});
 
 void send({ type: 'ready' });

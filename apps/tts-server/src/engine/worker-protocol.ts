@@ -76,8 +76,20 @@ export type WorkerRequest =
    * it is next in order anyway, and this saves it a second wait for a worker. `wide`:
    * the pool is otherwise idle, so a text of one sentence may use the wide session.
    */
-  | { type: 'plan'; jobId: number; request: EngineSynthesisRequest; wide: boolean }
-  | { type: 'sentence'; jobId: number; sentence: SentenceJob }
+  | {
+      type: 'plan';
+      jobId: number;
+      request: EngineSynthesisRequest;
+      wide: boolean;
+      pausedPids?: number[];
+    }
+  /**
+   * `pausedPids` (plan and sentence): the workers the pool paused (SIGSTOP) while this
+   * job runs wide. Should the pool die meanwhile, this worker, the only one running,
+   * resumes them as it exits, so that they see their channel close and exit too
+   * instead of staying stopped without a parent.
+   */
+  | { type: 'sentence'; jobId: number; sentence: SentenceJob; pausedPids?: number[] }
   | {
       type: 'phonemize';
       jobId: number;
