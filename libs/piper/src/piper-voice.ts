@@ -219,12 +219,15 @@ export class PiperVoice {
    * the voices it preloads before it reports ready, not on its first requests.
    */
   async warmUp(): Promise<void> {
-    const symbols = Object.keys(this.config.phonemeIdMap).filter(
+    const idMap = this.config.phonemeIdMap;
+    const symbols = Object.keys(idMap).filter(
       (symbol) => symbol !== BOS && symbol !== EOS && symbol !== PAD && symbol !== ' ',
     );
     if (symbols.length === 0) return;
+    // Words of five phonemes, when the voice has a space (none is skipped with a warning).
+    const space = Object.hasOwn(idMap, ' ');
     const phonemes = Array.from({ length: WARM_UP_PHONEMES }, (_, i) =>
-      i % 6 === 5 ? ' ' : symbols[i % symbols.length],
+      space && i % 6 === 5 ? ' ' : symbols[i % symbols.length],
     );
     const settings = this.sentenceSettings();
     await this.model.infer(this.phonemesToIds(phonemes), settings.scales, settings.speakerId);
