@@ -244,7 +244,6 @@ interface WorkerJob {
   readonly worker: PoolWorker;
   /** The request it plans or speaks a sentence of (undefined for loads and phonemize calls). */
   run?: SynthesisRun;
-  kind?: 'plan' | 'sentence';
   /** It has been paused for a preempting sentence: it is not paused again. */
   preempted?: boolean;
   readonly onEnd: (end: JobEnd) => void;
@@ -370,7 +369,7 @@ export class EnginePool {
   /** Jobs that preempted other workers' sentences (metrics). */
   private preemptions = 0;
   /** Workers replaced for outgrowing `maxWorkerRssBytes` (metrics). */
-  private recycledWorkers = 0;
+  private memoryReplacedWorkers = 0;
   private warnedMemoryBound = false;
 
   constructor(private readonly options: EnginePoolOptions) {
@@ -519,7 +518,7 @@ export class EnginePool {
       idleWorkers: live.filter((worker) => worker.state === 'idle').length,
       replacedWorkers: this.replacedWorkers,
       preemptions: this.preemptions,
-      memoryReplacedWorkers: this.recycledWorkers,
+      memoryReplacedWorkers: this.memoryReplacedWorkers,
       loadedVoices: loaded.reduce((sum, voice) => sum + voice.workers.size, 0),
       loadedVoiceDetails: this.budget.details(),
       estimatedVoiceBytes: this.budget.estimatedBytes(),
@@ -889,6 +888,7 @@ export class EnginePool {
       if ('error' in end) error = end.error;
       else if (end.reply.type !== 'done') error = replyError(end.reply);
       else {
+        if (startup) this.noteStartRss(worker, end.reply.rssBytes);
         for (const failure of end.reply.failures) {
           const voice = pins.find((pin) => voiceKeyMatches(pin.identity, failure.voice));
           if (voice) {
@@ -921,11 +921,12 @@ export class EnginePool {
     run.startedAt = performance.now();
     run.timer = setTimeout(() => this.onRunTimeout(run), this.options.timeoutMs);
     const { wide, pause } = this.threadsFor(worker, run);
+    const pausedWorkerPids = pidsOf(pause);
     this.options.onDispatch?.({
       kind: 'plan',
       requestId: run.id,
       workerPid: worker.pid,
-      ...pausedPids(pause),
+      pausedWorkerPids,
     });
     const onPlanned = (sentences: PhonemizedSentence[]): void => {
       // Only a lone sentence runs wide (the worker decides the same): the paused
@@ -940,7 +941,7 @@ export class EnginePool {
         sentenceIndex: 0,
         workerPid: worker.pid,
         wide: wide && sentences.length === 1,
-        ...(sentences.length === 1 ? pausedPids(pause) : {}),
+        pausedWorkerPids: sentences.length === 1 ? pausedWorkerPids : undefined,
       });
       // The other sentences go to the other workers now.
       this.dispatch();
@@ -951,7 +952,7 @@ export class EnginePool {
       type: 'plan',
       request: run.request,
       wide,
-      ...pausedPidsField(pause),
+      pausedPids: pausedWorkerPids,
     };
     const job = this.startJob(
       worker,
@@ -960,7 +961,6 @@ export class EnginePool {
       run.voice,
     );
     job.run = run;
-    job.kind = 'plan';
     job.onPlanned = onPlanned;
     if (pause) this.preempting = { job, paused: pause };
     run.running.add(job);
@@ -1076,19 +1076,20 @@ export class EnginePool {
     const { modelPath, configPath, revision, options } = run.request;
     const worker = this.pickWorker(idle, run.voice);
     const { wide, pause } = this.threadsFor(worker, run);
+    const pausedWorkerPids = pidsOf(pause);
     this.options.onDispatch?.({
       kind: 'sentence',
       requestId: run.id,
       sentenceIndex: index,
       workerPid: worker.pid,
       wide,
-      ...pausedPids(pause),
+      pausedWorkerPids,
     });
     if (pause) this.pause(pause);
     const message: JobMessage = {
       type: 'sentence',
       sentence: { modelPath, configPath, revision, options, phonemeIds, wide },
-      ...pausedPidsField(pause),
+      pausedPids: pausedWorkerPids,
     };
     const job = this.startJob(
       worker,
@@ -1097,7 +1098,6 @@ export class EnginePool {
       run.voice,
     );
     job.run = run;
-    job.kind = 'sentence';
     if (pause) this.preempting = { job, paused: pause };
     run.running.add(job);
   }
@@ -1277,7 +1277,14 @@ export class EnginePool {
     const { worker } = job;
     if (worker.job === job) worker.job = undefined;
     const workerHealthy = !('error' in end) || end.outcome === 'error';
-    if ('reply' in end && this.outgrewMemory(worker, end.reply)) worker.killedFor = 'memory';
+    if ('reply' in end && this.outgrewMemory(worker, end.reply)) {
+      worker.killedFor = 'memory';
+      this.memoryReplacedWorkers += 1;
+      this.logger.log(
+        `synthesis worker ${worker.pid} uses ${mebibytes(end.reply.rssBytes)} MB after a sentence, ` +
+          `above WORKER_MAX_RSS_MB (${mebibytes(this.options.maxWorkerRssBytes ?? 0)}): replacing it with a fresh one`,
+      );
+    }
     if (workerHealthy && worker.state === 'busy' && !worker.killedFor) worker.state = 'idle';
     job.onEnd(end);
     // Ended once its job is done; its exit starts the replacement, as for a crash.
@@ -1288,30 +1295,34 @@ export class EnginePool {
   /**
    * Whether a worker must be replaced after this reply: a sentence left it above
    * `maxWorkerRssBytes`. A worker that was above it with only its voices loaded is
-   * kept (a fresh one would be too), with one warning.
+   * kept (a fresh one would be too: see `noteStartRss`).
    */
-  private outgrewMemory(worker: PoolWorker, reply: JobReply): boolean {
+  private outgrewMemory(
+    worker: PoolWorker,
+    reply: JobReply,
+  ): reply is Extract<JobReply, { type: 'audio' }> {
     const bound = this.options.maxWorkerRssBytes ?? 0;
-    if (bound <= 0 || this.state !== 'running' || worker.killedFor) return false;
-    if (reply.type === 'done' && worker.startRssBytes === undefined) {
-      worker.startRssBytes = reply.rssBytes;
-      if (reply.rssBytes >= bound && !this.warnedMemoryBound) {
-        this.warnedMemoryBound = true;
-        this.logger.warn(
-          `synthesis worker ${worker.pid} uses ${mebibytes(reply.rssBytes)} MB with its voices ` +
-            `loaded, above WORKER_MAX_RSS_MB (${mebibytes(bound)}): workers are not replaced for memory`,
-        );
-      }
-      return false;
-    }
-    if (reply.type !== 'audio' || reply.rssBytes <= bound) return false;
-    if (worker.startRssBytes === undefined || worker.startRssBytes >= bound) return false;
-    this.recycledWorkers += 1;
-    this.logger.log(
-      `synthesis worker ${worker.pid} uses ${mebibytes(reply.rssBytes)} MB after a sentence, ` +
-        `above WORKER_MAX_RSS_MB (${mebibytes(bound)}): replacing it with a fresh one`,
+    return (
+      bound > 0 &&
+      this.state === 'running' &&
+      !worker.killedFor &&
+      reply.type === 'audio' &&
+      reply.rssBytes > bound &&
+      worker.startRssBytes !== undefined &&
+      worker.startRssBytes < bound
     );
-    return true;
+  }
+
+  /** A worker's size once its pinned voices are loaded; one warning if that is above the bound already. */
+  private noteStartRss(worker: PoolWorker, rssBytes: number): void {
+    worker.startRssBytes = rssBytes;
+    const bound = this.options.maxWorkerRssBytes ?? 0;
+    if (bound <= 0 || rssBytes < bound || this.warnedMemoryBound) return;
+    this.warnedMemoryBound = true;
+    this.logger.warn(
+      `synthesis worker ${worker.pid} uses ${mebibytes(rssBytes)} MB with its voices ` +
+        `loaded, above WORKER_MAX_RSS_MB (${mebibytes(bound)}): workers are not replaced for memory`,
+    );
   }
 
   private spawnWorker(): PoolWorker {
@@ -1454,14 +1465,9 @@ function mebibytes(bytes: number): number {
   return Math.round(bytes / 2 ** 20);
 }
 
-/** The `pausedWorkerPids` of a Dispatch. */
-function pausedPids(paused: Set<PoolWorker> | undefined): Pick<Dispatch, 'pausedWorkerPids'> {
-  return paused ? { pausedWorkerPids: [...paused].map((worker) => worker.pid) } : {};
-}
-
-/** The `pausedPids` of a preempting job's message (see the worker protocol). */
-function pausedPidsField(paused: Set<PoolWorker> | undefined): { pausedPids?: number[] } {
-  return paused ? { pausedPids: [...paused].map((worker) => worker.pid) } : {};
+/** The workers a preempting job pauses, by pid (its Dispatch and its message); undefined: none. */
+function pidsOf(paused: Set<PoolWorker> | undefined): number[] | undefined {
+  return paused && [...paused].map((worker) => worker.pid);
 }
 
 /** Codes of the errors of a voice that did not load (its files), as a worker reports them. */
