@@ -259,6 +259,66 @@ describe('Hot reload of MODEL_DIR', () => {
   });
 });
 
+describe('Default voice replaced in place', () => {
+  let modelDir: string;
+  let app: NestExpressApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    modelDir = await mkdtemp(join(tmpdir(), 'voice-default-swap-'));
+    // A published medium voice's size: its load takes long enough to be seen.
+    await writeBenchVoice(modelDir, { name: 'bench-voice' });
+    app = await startServer({
+      MODEL_DIR: modelDir,
+      DEFAULT_MODEL: 'bench-voice',
+      MODEL_RELOAD_INTERVAL_MS: '200',
+      ...LIMITS,
+    });
+    url = await listenOnLoopback(app);
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await removeDir(modelDir);
+  });
+
+  it('stays ready while the workers load the new files, then speaks with them', async () => {
+    const speak = async (): Promise<Buffer> =>
+      (
+        await request(url)
+          .post('/tts')
+          .send({ text: 'The same words again.' })
+          .buffer(true)
+          .parse(binary)
+          .expect(200)
+      ).body as Buffer;
+    const before = await speak();
+    await request(url).get('/health/ready').expect(200);
+    const staging = join(modelDir, '.staging');
+    const next = await writeBenchVoice(staging, { name: 'bench-voice', seed: 2 });
+
+    // Kubernetes' view: /health/ready asked back to back through the whole swap.
+    const answers: number[] = [];
+    let polling = true;
+    const poller = (async () => {
+      while (polling) answers.push((await request(url).get('/health/ready')).status);
+    })();
+    try {
+      await copyFile(next.modelPath, join(modelDir, 'bench-voice.onnx'));
+      await copyFile(next.configPath, join(modelDir, 'bench-voice.onnx.json'));
+      await waitFor('the new network speaking', async () => !(await speak()).equals(before), {
+        timeoutMs: 30_000,
+      });
+    } finally {
+      polling = false;
+      await poller;
+      await rm(staging, { recursive: true, force: true });
+    }
+    expect(answers.length).toBeGreaterThan(20);
+    expect(answers.filter((status) => status !== 200)).toEqual([]);
+  });
+});
+
 describe('Voice memory budget', () => {
   let modelDir: string;
   let app: NestExpressApplication;

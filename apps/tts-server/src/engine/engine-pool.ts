@@ -212,8 +212,13 @@ interface PoolWorker {
   readonly pid: number;
   /** starting: forked, pinned voices not loaded yet; busy: running a job. */
   state: 'starting' | 'idle' | 'busy' | 'exited';
-  /** It has every pinned voice loaded (its last load of them succeeded). */
+  /**
+   * It has every pinned voice loaded (its last load of them succeeded), or it served
+   * the pinned voices before these and is loading these now (see `setPinnedVoices`).
+   */
   ready: boolean;
+  /** Its last load of the pinned voices succeeded and there was at least one. */
+  heldPins: boolean;
   /** Pinned voices it failed to load: not tried again until the pins change. */
   readonly failedPins: Set<string>;
   /** Waiting for its next load of the pinned voices: `setPinnedVoices` calls. */
@@ -427,7 +432,8 @@ export class EnginePool {
    * Pins exactly these voices (the default one): every worker loads them, with their
    * all-cores session, before its next job, and they are never evicted; the voices
    * pinned before become ordinary ones (evictable). Resolves when every live worker has
-   * them; rejects if one fails to load them. Before start(), it only sets what start()
+   * them; rejects if one fails to load them. The pool stays ready meanwhile if its
+   * workers held the voices pinned before. Before start(), it only sets what start()
    * loads.
    */
   setPinnedVoices(voices: VoicePaths[]): Promise<void> {
@@ -444,7 +450,12 @@ export class EnginePool {
         if (worker.state !== 'starting') worker.ready = true;
         continue;
       }
-      worker.ready = false;
+      // A worker that served the voices pinned before stays ready while it loads these:
+      // requests wait for the load (about as long as one), where a readiness that
+      // dropped on every worker, and so on every replica reading the same MODEL_DIR,
+      // would leave a Service with no endpoint. One that never held a pinned voice (the
+      // first DEFAULT_MODEL install) is ready once it has them.
+      if (!worker.heldPins) worker.ready = false;
       waits.push(
         new Promise<void>((resolve, reject) =>
           worker.pinWaiters.push((error) => (error ? reject(error) : resolve())),
@@ -899,6 +910,7 @@ export class EnginePool {
         }
       }
       worker.ready = error === undefined;
+      worker.heldPins = worker.ready && pins.length > 0;
       for (const settle of waiters) settle(error);
       if (startup) {
         worker.settleStartup(error);
@@ -1341,6 +1353,7 @@ export class EnginePool {
       pid: child.pid ?? -1,
       state: 'starting',
       ready: false,
+      heldPins: false,
       failedPins: new Set(),
       pinWaiters: [],
       loadQueue: [],

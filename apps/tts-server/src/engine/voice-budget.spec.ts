@@ -314,7 +314,11 @@ describe(VoiceBudget.name, () => {
   it('pins a new default voice in every worker; the old one becomes evictable', async () => {
     const [a, b] = voices;
     const pool = await startPool({ workers: 2, maxLoadedVoices: 2 });
-    await pool.setPinnedVoices([a]);
+    const pinning = pool.setPinnedVoices([a]);
+    // The workers served the old default voice: they stay ready while they load the new one.
+    expect(pool.isReady()).toBe(true);
+    expect(pool.stats().readyWorkers).toBe(2);
+    await pinning;
     expect(pool.isReady()).toBe(true);
     expect(detail(pool, a)).toMatchObject({ workers: 2, pinned: true });
     expect(detail(pool, defaultVoice)).toMatchObject({ pinned: false });
@@ -335,5 +339,14 @@ describe(VoiceBudget.name, () => {
     expect(pool.isReady()).toBe(false);
     await pool.setPinnedVoices([defaultVoice]);
     expect(pool.isReady()).toBe(true);
+  });
+
+  it('becomes ready only once a first default voice (none pinned at start) is loaded', async () => {
+    const pool = await startPool({ workers: 2, preload: [] });
+    const pinning = pool.setPinnedVoices([defaultVoice]);
+    expect(pool.isReady()).toBe(false);
+    await pinning;
+    expect(pool.isReady()).toBe(true);
+    expect(detail(pool, defaultVoice)).toMatchObject({ workers: 2, pinned: true });
   });
 });

@@ -8,7 +8,9 @@ import { ShutdownState } from './shutdown-state';
 /**
  * Readiness: the server can answer a synthesis now with the voice it was configured
  * for — not shutting down, DEFAULT_MODEL not still downloading, a default voice
- * installed, every worker started with that voice loaded.
+ * installed, a worker started with that voice loaded. A default voice replaced in
+ * MODEL_DIR does not take readiness away while the workers load its new files:
+ * requests wait for that load instead.
  */
 @Injectable()
 export class EngineHealthIndicator {
