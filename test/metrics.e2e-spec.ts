@@ -105,7 +105,7 @@ describe('preemption, seen in /metrics', () => {
       // Ten sentences of about a second each, whole.
       expect(bytes).toBeGreaterThan(44 + 2 * 22050 * 8);
       const metrics = await request(url).get('/metrics').expect(200);
-      expect(metricSample(metrics.text, 'piper_preemptions')).toBe(expected);
+      expect(metricSample(metrics.text, 'piper_preemptions_total')).toBe(expected);
     },
   );
 });

@@ -79,8 +79,8 @@ export class AudioCache implements OnApplicationShutdown {
         'Entries in the disk tier',
         () => disk.stats.entries,
       );
-      metrics.labelledGauge(
-        'piper_cache_disk_failures',
+      metrics.labelledCountedTotal(
+        'piper_cache_disk_failures_total',
         'Disk tier failures since start, by condition (the request was served without the disk)',
         'condition',
         () => disk.failures(),

@@ -64,18 +64,18 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
       const { busyWorkers, idleWorkers, workers } = stats();
       return { busy: busyWorkers, idle: idleWorkers, configured: workers };
     });
-    metrics.gauge(
-      'piper_worker_replacements',
+    metrics.countedTotal(
+      'piper_worker_replacements_total',
       'Workers started to replace one that died or was killed, since the server started',
       () => stats().replacedWorkers,
     );
-    metrics.gauge(
-      'piper_worker_memory_replacements',
+    metrics.countedTotal(
+      'piper_worker_memory_replacements_total',
       'Workers replaced because a sentence left them above WORKER_MAX_RSS_MB, since the server started',
       () => stats().memoryReplacedWorkers,
     );
-    metrics.gauge(
-      'piper_preemptions',
+    metrics.countedTotal(
+      'piper_preemptions_total',
       "Sentences that paused long requests' sentences to run on every core, since the server started",
       () => stats().preemptions,
     );

@@ -76,6 +76,36 @@ export class Metrics {
     new Gauge({ name, help, registers: [this.registry], collect });
   }
 
+  /**
+   * A counter of something counted elsewhere since the server started (workers
+   * replaced, preemptions), brought up to that count when Prometheus scrapes: a
+   * counter, not a gauge, so that `rate()` and `increase()` work on it.
+   */
+  countedTotal(name: string, help: string, read: () => number): void {
+    this.labelledCountedTotal(name, help, undefined, () => ({ '': read() }));
+  }
+
+  /** The same, with one label: a count per label value. */
+  labelledCountedTotal<L extends string>(
+    name: string,
+    help: string,
+    labelName: L | undefined,
+    read: () => Record<string, number>,
+  ): void {
+    const reported = new Map<string, number>();
+    const collect: CollectFunction<Counter<L>> = function () {
+      for (const [label, count] of Object.entries(read())) {
+        const increase = count - (reported.get(label) ?? 0);
+        if (increase <= 0) continue;
+        reported.set(label, count);
+        if (labelName === undefined) this.inc(increase);
+        else this.inc({ [labelName]: label } as Record<L, string>, increase);
+      }
+    };
+    const labelNames = labelName === undefined ? [] : [labelName];
+    new Counter({ name, help, labelNames, registers: [this.registry], collect });
+  }
+
   /** A gauge with labels, all of whose values are read when Prometheus scrapes. */
   labelledGauge<L extends string>(
     name: string,
