@@ -73,7 +73,7 @@ import {
   type WorkerRequest,
 } from './worker-protocol';
 
-export type { VoicePaths } from './worker-protocol';
+export type { VoiceIdentity, VoicePaths } from './worker-protocol';
 
 export interface EnginePoolLogger {
   log(message: string): void;
@@ -497,12 +497,13 @@ export class EnginePool {
   }
 
   /**
-   * The voice's files were removed or replaced: every revision of it is unpinned, and
-   * unloaded from every worker once no request uses it (requests in flight finish on
-   * the sessions they have). A later request for it loads its files again.
+   * The voice's files were removed or replaced: that revision (every revision when none
+   * is given) is unpinned, and unloaded from every worker once no request uses it
+   * (requests in flight finish on the sessions they have). A later request for it loads
+   * its files again.
    */
-  retireVoice(modelPath: string): void {
-    this.budget.retire(modelPath);
+  retireVoice(voice: VoiceIdentity): void {
+    this.budget.retire(voice);
   }
 
   /**

@@ -4,7 +4,7 @@
  * (EnginePool); controllers and services depend only on this contract.
  */
 import type { SynthesisOptions } from '@app/piper';
-import type { VoicePaths } from './worker-protocol';
+import type { VoiceIdentity, VoicePaths } from './worker-protocol';
 
 export type { VoicePaths } from './worker-protocol';
 
@@ -134,10 +134,11 @@ export abstract class PiperEngine {
   abstract preloadVoices(voices: VoicePaths[]): Promise<void>;
 
   /**
-   * The voice's files were removed or replaced: every session of it is unloaded once no
-   * request uses it (requests in flight finish on the sessions they have).
+   * The voice's files were removed or replaced: every session of that revision of them
+   * is unloaded once no request uses it (requests in flight finish on the sessions they
+   * have); a newer revision already loaded stays.
    */
-  abstract retireVoice(modelPath: string): void;
+  abstract retireVoice(voice: VoiceIdentity): void;
 
   /**
    * True once every worker is up and has the pinned (default) voices loaded, until shutdown;

@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { Settings } from '../config/settings';
 import { Metrics } from '../metrics/metrics.service';
-import { EnginePool, type VoicePaths } from './engine-pool';
+import { EnginePool, type VoiceIdentity, type VoicePaths } from './engine-pool';
 import {
   PiperEngine,
   type EngineAudio,
@@ -108,8 +108,8 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
     return this.pool.preloadVoices(voices);
   }
 
-  retireVoice(modelPath: string): void {
-    this.pool.retireVoice(modelPath);
+  retireVoice(voice: VoiceIdentity): void {
+    this.pool.retireVoice(voice);
   }
 
   /** Drains in-flight requests (up to SHUTDOWN_TIMEOUT_MS), then ends every worker. Idempotent. */

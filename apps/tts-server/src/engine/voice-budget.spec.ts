@@ -214,7 +214,7 @@ describe(VoiceBudget.name, () => {
     const pool = await startPool();
     const long = pool.synthesize(request(benchVoice, longText(8)))[Symbol.asyncIterator]();
     expect((await long.next()).done).toBe(false);
-    pool.retireVoice(benchVoice.modelPath);
+    pool.retireVoice({ modelPath: benchVoice.modelPath });
     // Still loaded for the request that uses it.
     expect(detail(pool, benchVoice)).toMatchObject({ activeRequests: 1 });
 
@@ -257,6 +257,17 @@ describe(VoiceBudget.name, () => {
       ]),
     );
     expect(loaded(pool)).toHaveLength(2);
+
+    // The reloader retires the revision whose files went away, after a request loaded
+    // the new one: the new one stays loaded.
+    pool.retireVoice({ modelPath: swapped.modelPath, revision: 'one' });
+    expect(pool.stats().loadedVoiceDetails).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ modelPath: swapped.modelPath, revision: 'two' }),
+      ]),
+    );
+    await pool.synthesizeAll(request({ ...swapped, revision: 'two' }, text));
+    expect(unloaded).toHaveLength(1);
   });
 
   it('runs a request that names no revision on the loaded revision of its files', async () => {

@@ -187,13 +187,15 @@ export class VoiceBudget<W> {
   }
 
   /**
-   * The files of this model path were removed or replaced: every revision of it is
-   * unpinned and unloaded from every worker once no request uses it (requests in flight
-   * finish on the sessions they have).
+   * These files were removed or replaced: that revision (every revision of the model
+   * path when none is given) is unpinned and unloaded from every worker once no request
+   * uses it (requests in flight finish on the sessions they have). A newer revision a
+   * request has loaded meanwhile stays.
    */
-  retire(modelPath: string): void {
+  retire({ modelPath, revision }: VoiceIdentity): void {
     for (const voice of [...this.voices.values()]) {
-      if (voice.paths.modelPath === modelPath) this.retireOne(voice);
+      if (voice.paths.modelPath !== modelPath) continue;
+      if (revision === undefined || voice.paths.revision === revision) this.retireOne(voice);
     }
   }
 

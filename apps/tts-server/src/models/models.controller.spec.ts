@@ -26,6 +26,7 @@ import {
   PhonemizedSentence,
   PiperEngine,
 } from '../engine/piper-engine';
+import type { VoiceIdentity } from '../engine/worker-protocol';
 import { DEMO_SENTENCES } from './demo-sentences';
 import { ModelsController } from './models.controller';
 import { ModelsModule } from './models.module';
@@ -73,7 +74,7 @@ class InProcessEngine extends PiperEngine {
     return Promise.resolve();
   }
 
-  retireVoice(modelPath: string): void {
+  retireVoice({ modelPath }: VoiceIdentity): void {
     this.voices.delete(modelPath);
   }
 

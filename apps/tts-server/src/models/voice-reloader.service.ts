@@ -67,7 +67,7 @@ export class VoiceReloader implements OnApplicationBootstrap, OnApplicationShutd
   private async applyToEngine(changes: VoiceChanges): Promise<void> {
     if (!this.engineStarted) return;
     for (const gone of [...changes.removed, ...changes.replaced.map(({ previous }) => previous)]) {
-      this.engine.retireVoice(gone.modelPath);
+      this.engine.retireVoice({ modelPath: gone.modelPath, revision: gone.revision });
     }
     const voice = this.voices.defaultVoice();
     const defaultReplaced = changes.replaced.some(({ current }) => current.name === voice?.name);
