@@ -179,6 +179,7 @@ describe(EnginePool.name, () => {
             modelPath,
             workers: 2,
             sessions: 2,
+            loadingSessions: 0,
             estimatedBytes: expect.any(Number),
             pinned: true,
             activeRequests: 0,

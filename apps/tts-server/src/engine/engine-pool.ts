@@ -826,9 +826,11 @@ export class EnginePool {
   ): void {
     voice.loading.add(worker);
     this.budget.addSession(voice, worker);
+    voice.loadingSessions += 1;
     const message: JobMessage = { type: 'preload', voices: [{ ...voice.paths, wide: false }] };
     this.startJob(worker, message, (end) => {
       voice.loading.delete(worker);
+      voice.loadingSessions -= 1;
       const error = loadError(end, voice.identity);
       if (error) {
         this.budget.dropSessions(voice, worker);
@@ -885,6 +887,7 @@ export class EnginePool {
   ): void {
     const wide = (this.options.idleIntraOpThreads ?? 0) > 0;
     const voices: PreloadVoice[] = [];
+    const newSessions = new Map<PooledVoice<PoolWorker>, number>();
     for (const voice of pins) {
       const sessions =
         (this.budget.has(worker, voice) ? 0 : 1) +
@@ -892,10 +895,13 @@ export class EnginePool {
       this.budget.makeRoom(voice, sessions, 'evict');
       this.budget.addSession(voice, worker);
       if (wide) this.budget.addSession(voice, worker, true);
+      voice.loadingSessions += sessions;
+      newSessions.set(voice, sessions);
       voices.push({ ...voice.paths, wide });
     }
     const waiters = worker.pinWaiters.splice(0);
     this.startJob(worker, { type: 'preload', voices }, (end) => {
+      for (const [voice, sessions] of newSessions) voice.loadingSessions -= sessions;
       let error: Error | undefined;
       if ('error' in end) error = end.error;
       else if (end.reply.type !== 'done') error = replyError(end.reply);
@@ -1244,7 +1250,9 @@ export class EnginePool {
     if (voice && !this.budget.has(worker, voice)) {
       this.budget.makeRoom(voice, 1, 'evict');
       this.budget.addSession(voice, worker);
+      voice.loadingSessions += 1;
       ended = (end) => {
+        voice.loadingSessions -= 1;
         if (
           'reply' in end &&
           end.reply.type === 'error' &&

@@ -51,8 +51,10 @@ export interface LoadedVoiceDetail {
   revision?: string;
   /** Workers holding a session of it. */
   workers: number;
-  /** Its sessions over every worker, all-cores ones included. */
+  /** Its sessions over every worker, all-cores ones included, loading ones too. */
   sessions: number;
+  /** Of those, sessions still loading: sent to their worker, which has not finished. */
+  loadingSessions: number;
   /** Estimated memory of those sessions (file size times a measured factor). */
   estimatedBytes: number;
   /** The default voice: loaded in every worker, never evicted. */

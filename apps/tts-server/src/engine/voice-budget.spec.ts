@@ -39,6 +39,11 @@ async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
+/** Waits for a condition, looking again at every turn of the event loop. */
+async function untilNextTurns(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
 describe(VoiceBudget.name, () => {
   let dir: string;
   let defaultVoice: GeneratedVoiceFiles;
@@ -194,6 +199,28 @@ describe(VoiceBudget.name, () => {
     // b and c went again as soon as their requests ended: the bench voice was in use.
     await until(() => unloaded.length >= 2);
     expect(unloadedPaths()).toEqual(expect.arrayContaining([b.modelPath, c.modelPath]));
+  });
+
+  it('tells sessions still loading from loaded ones, for a request and for a preload', async () => {
+    const [a, b] = voices;
+    const pool = await startPool({ workers: 2 });
+    const pinned = detail(pool, defaultVoice);
+    expect(pinned).toMatchObject({ sessions: pinned?.workers, loadingSessions: 0 });
+
+    // A request on a voice no worker has: counted (the bounds see it) but loading.
+    const spoken = pool.synthesizeAll(request(a, 'Hello.'));
+    // Looked at between two turns of the event loop: long before a worker can have
+    // loaded a network and answered.
+    await untilNextTurns(() => detail(pool, a) !== undefined);
+    expect(detail(pool, a)).toMatchObject({ sessions: 1, loadingSessions: 1 });
+    await spoken;
+    expect(detail(pool, a)).toMatchObject({ sessions: 1, loadingSessions: 0 });
+
+    const preloaded = pool.preloadVoices([b]);
+    await untilNextTurns(() => detail(pool, b) !== undefined);
+    expect(detail(pool, b)).toMatchObject({ sessions: 1, loadingSessions: 1 });
+    await preloaded;
+    expect(detail(pool, b)).toMatchObject({ sessions: 1, loadingSessions: 0 });
   });
 
   it('reloads an evicted voice, which speaks exactly as before', async () => {

@@ -67,6 +67,12 @@ export class PooledVoice<W> {
   readonly wideWorkers = new Set<W>();
   /** Workers loading it in a job of its own (a preload, a second copy). */
   readonly loading = new Set<W>();
+  /**
+   * Of its sessions, those whose load was sent and has not ended yet (a load job, a pin
+   * load, a request on a worker that did not have it). They count in `sessions` from
+   * the start: the bounds must see the memory they are about to take.
+   */
+  loadingSessions = 0;
   /** Requests and phonemize calls using it now. */
   inUse = 0;
   /** Order of last use, for least-recently-used eviction. */
@@ -299,6 +305,7 @@ export class VoiceBudget<W> {
         ...(voice.paths.revision === undefined ? {} : { revision: voice.paths.revision }),
         workers: new Set([...voice.workers, ...voice.wideWorkers]).size,
         sessions: voice.sessions,
+        loadingSessions: voice.loadingSessions,
         estimatedBytes: voice.estimatedBytes,
         pinned: this.isPinned(voice),
         activeRequests: voice.inUse,
