@@ -252,6 +252,8 @@ interface WorkerJob {
   /** It has been paused for a preempting sentence: it is not paused again. */
   preempted?: boolean;
   readonly onEnd: (end: JobEnd) => void;
+  /** Sessions it loads, by voice: they count as loading until it ends. */
+  readonly loads: Map<PooledVoice<PoolWorker>, number>;
   /** A plan's sentences, before the job goes on with the first one. */
   onPlanned?: (sentences: PhonemizedSentence[]) => void;
   ended: boolean;
@@ -826,18 +828,23 @@ export class EnginePool {
   ): void {
     voice.loading.add(worker);
     this.budget.addSession(voice, worker);
-    voice.loadingSessions += 1;
     const message: JobMessage = { type: 'preload', voices: [{ ...voice.paths, wide: false }] };
-    this.startJob(worker, message, (end) => {
-      voice.loading.delete(worker);
-      voice.loadingSessions -= 1;
-      const error = loadError(end, voice.identity);
-      if (error) {
-        this.budget.dropSessions(voice, worker);
-        this.logger.warn(`voice ${voice.paths.modelPath} did not load: ${error.message}`);
-      }
-      onLoaded?.();
-    });
+    const loads = new Map([[voice, 1]]);
+    this.startJob(
+      worker,
+      message,
+      (end) => {
+        voice.loading.delete(worker);
+        const error = loadError(end, voice.identity);
+        if (error) {
+          this.budget.dropSessions(voice, worker);
+          this.logger.warn(`voice ${voice.paths.modelPath} did not load: ${error.message}`);
+        }
+        onLoaded?.();
+      },
+      undefined,
+      loads,
+    );
   }
 
   /** The pinned voices this worker has not loaded (nor failed to, since the pins changed). */
@@ -887,7 +894,7 @@ export class EnginePool {
   ): void {
     const wide = (this.options.idleIntraOpThreads ?? 0) > 0;
     const voices: PreloadVoice[] = [];
-    const newSessions = new Map<PooledVoice<PoolWorker>, number>();
+    const loads = new Map<PooledVoice<PoolWorker>, number>();
     for (const voice of pins) {
       const sessions =
         (this.budget.has(worker, voice) ? 0 : 1) +
@@ -895,42 +902,46 @@ export class EnginePool {
       this.budget.makeRoom(voice, sessions, 'evict');
       this.budget.addSession(voice, worker);
       if (wide) this.budget.addSession(voice, worker, true);
-      voice.loadingSessions += sessions;
-      newSessions.set(voice, sessions);
+      loads.set(voice, sessions);
       voices.push({ ...voice.paths, wide });
     }
     const waiters = worker.pinWaiters.splice(0);
-    this.startJob(worker, { type: 'preload', voices }, (end) => {
-      for (const [voice, sessions] of newSessions) voice.loadingSessions -= sessions;
-      let error: Error | undefined;
-      if ('error' in end) error = end.error;
-      else if (end.reply.type !== 'done') error = replyError(end.reply);
-      else {
-        if (startup) this.noteStartRss(worker, end.reply.rssBytes);
-        for (const failure of end.reply.failures) {
-          const voice = pins.find((pin) => voiceKeyMatches(pin.identity, failure.voice));
-          if (voice) {
-            this.budget.dropSessions(voice, worker);
-            worker.failedPins.add(voice.key);
+    this.startJob(
+      worker,
+      { type: 'preload', voices },
+      (end) => {
+        let error: Error | undefined;
+        if ('error' in end) error = end.error;
+        else if (end.reply.type !== 'done') error = replyError(end.reply);
+        else {
+          if (startup) this.noteStartRss(worker, end.reply.rssBytes);
+          for (const failure of end.reply.failures) {
+            const voice = pins.find((pin) => voiceKeyMatches(pin.identity, failure.voice));
+            if (voice) {
+              this.budget.dropSessions(voice, worker);
+              worker.failedPins.add(voice.key);
+            }
+            error ??= replyError({ type: 'error', jobId: end.reply.jobId, error: failure.error });
           }
-          error ??= replyError({ type: 'error', jobId: end.reply.jobId, error: failure.error });
         }
-      }
-      worker.ready = error === undefined;
-      worker.heldPins = worker.ready && pins.length > 0;
-      for (const settle of waiters) settle(error);
-      if (startup) {
-        worker.settleStartup(error);
-        if (worker.ready) this.failedStarts = 0;
-      }
-      if (error && !('error' in end)) {
-        this.logger.error(
-          `synthesis worker ${worker.pid}: loading voices failed: ${error.message}`,
-        );
-      }
-      // A worker whose preload failed still serves (it loads voices on demand).
-      if (!('error' in end) && worker.state === 'starting') worker.state = 'idle';
-    });
+        worker.ready = error === undefined;
+        worker.heldPins = worker.ready && pins.length > 0;
+        for (const settle of waiters) settle(error);
+        if (startup) {
+          worker.settleStartup(error);
+          if (worker.ready) this.failedStarts = 0;
+        }
+        if (error && !('error' in end)) {
+          this.logger.error(
+            `synthesis worker ${worker.pid}: loading voices failed: ${error.message}`,
+          );
+        }
+        // A worker whose preload failed still serves (it loads voices on demand).
+        if (!('error' in end) && worker.state === 'starting') worker.state = 'idle';
+      },
+      undefined,
+      loads,
+    );
   }
 
   /** Plans the request on a worker, which goes on with its first sentence in the same job. */
@@ -965,24 +976,38 @@ export class EnginePool {
       // The other sentences go to the other workers now.
       this.dispatch();
     };
-    // Paused before the job starts, so that the wide session never shares the cores.
-    if (pause) this.pause(pause);
     const message: JobMessage = {
       type: 'plan',
       request: run.request,
       wide,
       pausedPids: pausedWorkerPids,
     };
+    const job = this.startRunJob(worker, run, 0, message, pause);
+    job.onPlanned = onPlanned;
+  }
+
+  /**
+   * Starts a request's plan or sentence on a worker, the workers in `pause` paused
+   * first (so that a wide session never shares the cores) until the job ends.
+   */
+  private startRunJob(
+    worker: PoolWorker,
+    run: SynthesisRun,
+    index: number,
+    message: JobMessage,
+    pause: Set<PoolWorker> | undefined,
+  ): WorkerJob {
+    if (pause) this.pause(pause);
     const job = this.startJob(
       worker,
       message,
-      (end) => this.onSentenceEnd(run, job, 0, end),
+      (end) => this.onSentenceEnd(run, job, index, end),
       run.voice,
     );
     job.run = run;
-    job.onPlanned = onPlanned;
     if (pause) this.preempting = { job, paused: pause };
     run.running.add(job);
+    return job;
   }
 
   /**
@@ -1104,21 +1129,12 @@ export class EnginePool {
       wide,
       pausedWorkerPids,
     });
-    if (pause) this.pause(pause);
     const message: JobMessage = {
       type: 'sentence',
       sentence: { modelPath, configPath, revision, options, phonemeIds, wide },
       pausedPids: pausedWorkerPids,
     };
-    const job = this.startJob(
-      worker,
-      message,
-      (end) => this.onSentenceEnd(run, job, index, end),
-      run.voice,
-    );
-    job.run = run;
-    if (pause) this.preempting = { job, paused: pause };
-    run.running.add(job);
+    this.startRunJob(worker, run, index, message, pause);
   }
 
   private startPhonemize(call: PhonemizeCall, idle: PoolWorker[]): void {
@@ -1238,21 +1254,22 @@ export class EnginePool {
    * Starts a job on an idle worker (or a starting one, for its first load of the pinned
    * voices). `voice`: the job uses that voice, so the worker loads it if it has not yet:
    * the bounds are kept first (least recently used voices evicted), and should the load
-   * fail the worker is known not to hold it.
+   * fail the worker is known not to hold it. `loads`: sessions the job loads besides, by
+   * voice; all of them count as loading (`loadingSessions`) until the job ends.
    */
   private startJob(
     worker: PoolWorker,
     message: JobMessage,
     onEnd: (end: JobEnd) => void,
     voice?: PooledVoice<PoolWorker>,
+    loads = new Map<PooledVoice<PoolWorker>, number>(),
   ): WorkerJob {
     let ended = onEnd;
     if (voice && !this.budget.has(worker, voice)) {
       this.budget.makeRoom(voice, 1, 'evict');
       this.budget.addSession(voice, worker);
-      voice.loadingSessions += 1;
+      loads.set(voice, (loads.get(voice) ?? 0) + 1);
       ended = (end) => {
-        voice.loadingSessions -= 1;
         if (
           'reply' in end &&
           end.reply.type === 'error' &&
@@ -1263,7 +1280,8 @@ export class EnginePool {
         onEnd(end);
       };
     }
-    const job: WorkerJob = { id: this.nextJobId++, worker, onEnd: ended, ended: false };
+    for (const [loaded, sessions] of loads) loaded.loadingSessions += sessions;
+    const job: WorkerJob = { id: this.nextJobId++, worker, onEnd: ended, loads, ended: false };
     worker.job = job;
     // A worker loading its first pinned voices stays 'starting': no request may be handed to it yet.
     if (worker.state === 'idle') worker.state = 'busy';
@@ -1294,6 +1312,7 @@ export class EnginePool {
   private endJob(job: WorkerJob | undefined, end: JobEnd): void {
     if (!job || job.ended) return;
     job.ended = true;
+    for (const [voice, sessions] of job.loads) voice.loadingSessions -= sessions;
     if (this.preempting?.job === job) this.resumePaused();
     const { worker } = job;
     if (worker.job === job) worker.job = undefined;
