@@ -987,8 +987,12 @@ export class EnginePool {
   }
 
   /**
-   * Starts a request's plan or sentence on a worker, the workers in `pause` paused
-   * first (so that a wide session never shares the cores) until the job ends.
+   * Starts a request's plan or sentence on a worker, the workers in `pause` paused until
+   * the job ends. They are paused right after the job is sent, not before: the job
+   * carries their pids so that its worker resumes them should the pool die (a stopped
+   * process never sees its channel close), and a pool killed between a pause and that
+   * send left them stopped for good (seen under load). The worker has not started its
+   * inference by then, so the wide session still never shares the cores for long.
    */
   private startRunJob(
     worker: PoolWorker,
@@ -997,7 +1001,6 @@ export class EnginePool {
     message: JobMessage,
     pause: Set<PoolWorker> | undefined,
   ): WorkerJob {
-    if (pause) this.pause(pause);
     const job = this.startJob(
       worker,
       message,
@@ -1005,7 +1008,10 @@ export class EnginePool {
       run.voice,
     );
     job.run = run;
-    if (pause) this.preempting = { job, paused: pause };
+    if (pause) {
+      this.pause(pause);
+      this.preempting = { job, paused: pause };
+    }
     run.running.add(job);
     return job;
   }
