@@ -3,7 +3,8 @@ import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { ApiKeyGuard, ApiKeys } from './common/guards/api-key.guard';
 import { RateLimitGuard } from './common/guards/rate-limit.guard';
-import { ValidationPipe } from '@nestjs/common';
+import { RequestValidationPipe } from './common/pipes/request-validation.pipe';
+import { JsonBodyModule } from './common/json-body';
 import { DomainExceptionFilter } from './common/filters/domain-exception.filter';
 import { rateLimitOptions } from './common/guards/rate-limit';
 import { Settings } from './config/settings';
@@ -35,6 +36,7 @@ export class AppModule {
       imports: [
         SettingsModule.forRoot(settingsOverrides),
         LoggingModule,
+        JsonBodyModule,
         MetricsModule,
         RedisModule,
         ThrottlerModule.forRootAsync({
@@ -52,15 +54,7 @@ export class AppModule {
       providers: [
         EngineWarmup,
         ApiKeys,
-        {
-          provide: APP_PIPE,
-          useValue: new ValidationPipe({
-            transform: true,
-            whitelist: true,
-            forbidNonWhitelisted: true,
-            forbidUnknownValues: true,
-          }),
-        },
+        { provide: APP_PIPE, useClass: RequestValidationPipe },
         // Rate limits first, so guessing keys is throttled too.
         { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_GUARD, useClass: ApiKeyGuard },

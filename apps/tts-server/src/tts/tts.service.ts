@@ -9,7 +9,7 @@ import {
   type AudioEncoder,
   type AudioFormat,
 } from '@app/audio-formats';
-import { SpeakerNotFoundError, wavHeader } from '@app/piper';
+import { EmptyTextError, SpeakerNotFoundError, wavHeader } from '@app/piper';
 import {
   AudioCache,
   type CachedAudio,
@@ -17,7 +17,8 @@ import {
   type CacheTier,
   type HashedAudio,
 } from '../cache/audio-cache.service';
-import { TextTooLongError } from '../common/http-errors';
+import { SynthesisBudget } from '../common/guards/rate-limit';
+import { TextTooLongError } from '../common/server-errors';
 import { Settings } from '../config/settings';
 import {
   PiperEngine,
@@ -52,6 +53,14 @@ export interface RenderJob {
   disposition?: 'attachment' | 'inline';
 }
 
+/** Who asked: what a synthesis needs to know of the request besides its parameters. */
+export interface SynthesisCaller {
+  /** Fires when the client goes away: a streamed synthesis stops. */
+  clientGone?: AbortSignal;
+  /** The rate-limit client whose synthesis budget a cache miss spends (RateLimitClient). */
+  client?: string;
+}
+
 /** Streaming: a first sentence longer than this (about 2 s of speech) is spoken clause by clause. */
 const FIRST_CLAUSE_SPLIT_PHONEMES = 60;
 /**
@@ -70,6 +79,7 @@ export class TtsService {
     private readonly voices: VoiceRegistry,
     private readonly engine: PiperEngine,
     private readonly cache: AudioCache,
+    private readonly budget: SynthesisBudget,
   ) {}
 
   /**
@@ -78,7 +88,7 @@ export class TtsService {
    */
   async synthesize(
     dto: SynthesizeDto,
-    clientGone?: AbortSignal,
+    caller: SynthesisCaller = {},
     disposition?: RenderJob['disposition'],
   ): Promise<CachedAudioResponse> {
     const voice = this.voice(dto.model);
@@ -96,12 +106,17 @@ export class TtsService {
         stream: dto.stream === true,
         disposition,
       },
-      clientGone,
+      caller,
     );
   }
 
-  /** Audio for a resolved request: shared by POST /tts and the OpenAI speech API. */
-  async render(job: RenderJob, clientGone?: AbortSignal): Promise<CachedAudioResponse> {
+  /**
+   * Audio for a resolved request: shared by POST /tts and the OpenAI speech API. Only a
+   * request that reaches the engine spends the caller's synthesis budget: a cache hit,
+   * or a request that joins an identical one in flight, does not.
+   */
+  async render(job: RenderJob, caller: SynthesisCaller = {}): Promise<CachedAudioResponse> {
+    const { clientGone } = caller;
     const text = this.checkedText(job.text);
     const { voice, speakerId, format } = job;
     const options: EngineSynthesisOptions = {
@@ -137,6 +152,7 @@ export class TtsService {
     if (streamed) {
       const cached = await this.cache.get(key);
       if (cached) return this.fileResponse(cached.audio, disposition, 'HIT', cached.tier);
+      await this.budget.spend(caller.client);
       const { body, contentType } = await this.streamBody(
         request,
         format,
@@ -151,6 +167,7 @@ export class TtsService {
 
     const lookup = await this.cache.getOrProduce(key, async (): Promise<CachedAudio> => {
       // No client signal here: other identical requests may be waiting on this synthesis.
+      await this.budget.spend(caller.client);
       const result = await this.engine.synthesizeAll(request);
       return {
         body: await encodeAudio(format, result.pcm, result.sampleRate, outputSampleRate),
@@ -274,6 +291,9 @@ export class TtsService {
       text,
       voice.revision,
     );
+    // As /tts refuses it: a text with nothing to speak once cleaned (whitespace, control
+    // characters, symbols the voice has no phonemes for).
+    if (!sentences.some(({ phonemes }) => phonemes.length > 0)) throw new EmptyTextError();
     return {
       sentences: sentences.map(({ phonemes, phonemeIds }) => ({
         phonemes,
@@ -285,6 +305,7 @@ export class TtsService {
   private checkedText(text: string): string {
     const normalized = text.normalize('NFC').trim();
     // Length as a user counts it (code points), not UTF-16 units.
+    if (normalized === '') throw new EmptyTextError();
     const length = [...normalized].length;
     if (length > this.settings.MAX_TEXT_LENGTH) {
       throw new TextTooLongError(length, this.settings.MAX_TEXT_LENGTH);

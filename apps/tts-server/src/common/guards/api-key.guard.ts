@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Settings } from '../../config/settings';
-import { ApiKeyError } from '../http-errors';
+import { ApiKeyError } from '../server-errors';
 
 const API_KEY_PROTECTED = 'piper:api-key-protected';
 
