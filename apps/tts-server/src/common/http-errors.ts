@@ -9,11 +9,7 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 import { DomainError } from '@app/errors';
-import {
-  BodyRejectedError,
-  RangeNotSatisfiableError,
-  RequestValidationError,
-} from './server-errors';
+import { RangeNotSatisfiableError, RequestValidationError } from './server-errors';
 
 /** The literal codes of the domain error classes a module exports. */
 type CodesOf<Module> = {
@@ -113,14 +109,14 @@ export interface DescribedError {
 }
 
 /**
- * The one mapping from an error to HTTP: domain errors by their code, body-parser
- * failures as domain errors by their type, Nest's HttpExceptions by their status,
+ * The one mapping from an error to HTTP: domain errors by their code (body-parser's
+ * failures arrive as BodyRejectedError, see json-body.ts), Nest's HttpExceptions by their status,
  * anything else 500 with a generic message (its details belong in the log, not the
  * response).
  */
 export function describeError(exception: unknown): DescribedError {
-  const error = fromBodyParser(exception) ?? exception;
-  if (error instanceof DomainError) {
+  if (exception instanceof DomainError) {
+    const error = exception;
     const status = statusOfCode(error.code);
     const retryAfter = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
     const headers: Record<string, string> = {};
@@ -153,36 +149,4 @@ export function describeError(exception: unknown): DescribedError {
 /** "Not Found" → NOT_FOUND: the code of an HTTP error that no domain error describes. */
 function codeOfStatus(status: number): string {
   return (STATUS_CODES[status] ?? 'Error').toUpperCase().replace(/[^A-Z0-9]+/g, '_');
-}
-
-/**
- * body-parser's errors (http-errors with a `type`, answered before any route runs) as
- * domain errors; undefined for anything else.
- */
-function fromBodyParser(exception: unknown): BodyRejectedError | undefined {
-  const error = exception as { status?: unknown; type?: unknown; limit?: unknown };
-  if (typeof error?.type !== 'string' || typeof error.status !== 'number') return undefined;
-  switch (error.type) {
-    case 'entity.parse.failed':
-      return new BodyRejectedError('BODY_MALFORMED', 'malformed JSON in request body');
-    case 'entity.too.large':
-      return new BodyRejectedError(
-        'BODY_TOO_LARGE',
-        `request body is too large: the limit is ${String(error.limit)} bytes`,
-      );
-    case 'charset.unsupported':
-    case 'encoding.unsupported':
-      return new BodyRejectedError(
-        'BODY_ENCODING_UNSUPPORTED',
-        'unsupported charset or content encoding: send UTF-8 JSON, optionally gzip or deflate',
-      );
-    case 'request.aborted':
-    case 'request.size.invalid':
-      return new BodyRejectedError(
-        'BODY_INCOMPLETE',
-        'the request body ended before its Content-Length',
-      );
-    default:
-      return undefined;
-  }
 }

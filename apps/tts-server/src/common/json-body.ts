@@ -25,7 +25,7 @@ import { Module, RequestMethod, type MiddlewareConsumer, type NestModule } from 
 import { json } from 'body-parser';
 import type { NextFunction, Request, Response } from 'express';
 import { Settings } from '../config/settings';
-import { BodyTooComplexError } from './server-errors';
+import { BodyRejectedError, BodyTooComplexError } from './server-errors';
 
 /** Worst-case bytes of JSON for one character of text (an escaped surrogate pair). */
 export const JSON_BYTES_PER_CHARACTER = 12;
@@ -63,6 +63,52 @@ export function isTooComplex(value: unknown, maxDepth: number, maxKeys: number):
   return false;
 }
 
+/**
+ * body-parser's errors (http-errors with a `type`) as domain errors, at the edge where
+ * they happen: Nest would otherwise turn its SyntaxError into a bare BadRequestException
+ * and lose which failure it was.
+ */
+export function bodyParserError(error: unknown): unknown {
+  const failure = error as { type?: unknown; limit?: unknown; message?: unknown };
+  switch (failure?.type) {
+    case 'entity.parse.failed':
+      return new BodyRejectedError(
+        'BODY_MALFORMED',
+        `malformed JSON in request body: ${String(failure.message)}`,
+      );
+    case 'entity.too.large':
+      return new BodyRejectedError(
+        'BODY_TOO_LARGE',
+        `request body is too large: the limit is ${String(failure.limit)} bytes`,
+      );
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new BodyRejectedError(
+        'BODY_ENCODING_UNSUPPORTED',
+        'unsupported charset or content encoding: send UTF-8 JSON, optionally gzip or deflate',
+      );
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return new BodyRejectedError(
+        'BODY_INCOMPLETE',
+        'the request body ended before its Content-Length',
+      );
+    default:
+      return error;
+  }
+}
+
+/** body-parser's JSON parser, its failures as domain errors. */
+function parseJson(limitBytes: number) {
+  const parser = json({ limit: limitBytes });
+  return (request: Request, response: Response, next: NextFunction): void => {
+    parser(request, response, (error?: unknown) => {
+      if (error === undefined || error === null) next();
+      else next(bodyParserError(error));
+    });
+  };
+}
+
 function refuseComplexBodies(request: Request, _response: Response, next: NextFunction): void {
   const body: unknown = request.body;
   if (isTooComplex(body, JSON_MAX_DEPTH, JSON_MAX_KEYS)) {
@@ -78,7 +124,7 @@ export class JsonBodyModule implements NestModule {
 
   configure(consumer: MiddlewareConsumer): void {
     consumer
-      .apply(json({ limit: jsonBodyLimitBytes(this.settings) }), refuseComplexBodies)
+      .apply(parseJson(jsonBodyLimitBytes(this.settings)), refuseComplexBodies)
       .forRoutes({ path: '*path', method: RequestMethod.ALL });
   }
 }
