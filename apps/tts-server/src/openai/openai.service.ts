@@ -56,7 +56,10 @@ export class OpenAiService {
         voice,
         speakerId,
         lengthScale:
-          dto.speed === undefined ? undefined : voice.config.inference.lengthScale / dto.speed,
+          // A JSON null passes IsOptional as an absent field does.
+          dto.speed === undefined || dto.speed === null
+            ? undefined
+            : voice.config.inference.lengthScale / dto.speed,
         format,
         // OpenAI's pcm is 24 kHz, and its clients play it at that rate.
         outputSampleRate:

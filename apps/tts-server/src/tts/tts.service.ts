@@ -313,9 +313,12 @@ export class TtsService {
     return normalized;
   }
 
-  /** The voice a request names, or the default voice. */
-  voice(name: string | undefined): VoiceEntry {
-    if (name !== undefined) return this.voices.get(name);
+  /**
+   * The voice a request names, or the default voice. `null` is no name: class-validator's
+   * IsOptional lets a JSON null through as it lets an absent field.
+   */
+  voice(name: string | null | undefined): VoiceEntry {
+    if (name !== undefined && name !== null) return this.voices.get(name);
     return this.voices.get(this.voices.defaultVoice()?.name ?? this.settings.DEFAULT_MODEL ?? '');
   }
 
@@ -324,7 +327,7 @@ export class TtsService {
    * speaker_id_map. Resolved here, from the voice config, so the file name and the
    * cache key only ever contain a number.
    */
-  speakerId(voice: VoiceEntry, requested: string | undefined): number {
+  speakerId(voice: VoiceEntry, requested: string | null | undefined): number {
     const { numSpeakers, speakerIdMap, defaultSpeakerId } = voice.config;
     const lookup = (speaker: string): number | undefined => {
       // GET /voices lists a single-speaker voice's one speaker under this id.
@@ -335,7 +338,7 @@ export class TtsService {
       }
       return Object.hasOwn(speakerIdMap, speaker) ? speakerIdMap[speaker] : undefined;
     };
-    if (requested === undefined || requested === '') {
+    if (requested === undefined || requested === null || requested === '') {
       return lookup(this.settings.DEFAULT_SPEAKER) ?? defaultSpeakerId;
     }
     const id = lookup(requested);
