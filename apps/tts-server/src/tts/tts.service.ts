@@ -11,7 +11,7 @@ import {
 } from '@app/audio-formats';
 import { SpeakerNotFoundError, wavHeader } from '@app/piper';
 import {
-  AudioCache,
+  AudioCacheService,
   type CachedAudio,
   type CacheStatus,
   type CacheTier,
@@ -26,7 +26,7 @@ import {
 } from '../engine/piper-engine';
 import {
   SINGLE_SPEAKER_ID,
-  VoiceRegistry,
+  VoiceRegistryService,
   voicePaths,
   type VoiceEntry,
 } from '../models/voice-registry.service';
@@ -67,9 +67,9 @@ export class TtsService {
 
   constructor(
     private readonly settings: Settings,
-    private readonly voices: VoiceRegistry,
+    private readonly voices: VoiceRegistryService,
     private readonly engine: PiperEngine,
-    private readonly cache: AudioCache,
+    private readonly cache: AudioCacheService,
   ) {}
 
   /**
@@ -117,7 +117,7 @@ export class TtsService {
       format === 'wav' || format === 'pcm' ? (job.outputSampleRate ?? sampleRate) : undefined;
     // Streaming speaks a long first sentence clause by clause, which is different audio.
     const streamed = job.stream;
-    const key = AudioCache.keyOf({
+    const key = AudioCacheService.keyOf({
       format,
       outputSampleRate,
       streamed,
