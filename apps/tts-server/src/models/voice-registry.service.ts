@@ -1,6 +1,6 @@
 /**
  * The voices installed in MODEL_DIR, found once at boot. Two layouts are recognised
- * (a voice is the `<voice>.onnx` + `<voice>.onnx.json` pair of PIPER_CONTRACT.md §1):
+ * (a voice is the `<voice>.onnx` + `<voice>.onnx.json` pair of docs/PIPER.md §1):
  *
  *   directory layout (the Python server's)    flat layout (Piper's own data dir)
  *   models/<voice>/<voice>.onnx                models/<voice>.onnx
