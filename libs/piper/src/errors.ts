@@ -7,7 +7,7 @@ import { DomainError } from '@app/errors';
 /** Base of the engine's errors (code, one-line message: see DomainError). */
 export abstract class PiperError extends DomainError {}
 
-/** The voice's `.onnx.json` is missing, unreadable or violates the format (contract §2). */
+/** The voice's `.onnx.json` is missing, unreadable or violates the format (docs/PIPER.md §2). */
 export class VoiceConfigError extends PiperError {
   readonly code = 'VOICE_CONFIG_INVALID';
 

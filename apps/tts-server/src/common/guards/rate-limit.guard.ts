@@ -10,8 +10,9 @@ import {
 } from '@nestjs/throttler';
 import type { Request } from 'express';
 import { Settings } from '../../config/settings';
+import { ApiKeysService } from '../api-keys.service';
+import { KeyRing } from '../key-ring';
 import { RateLimitedError } from '../server-errors';
-import { ApiKeys, KeyRing } from './api-key.guard';
 import type { RateLimitedRequest } from './rate-limit';
 
 /**
@@ -30,7 +31,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
-    private readonly apiKeys: ApiKeys,
+    private readonly apiKeys: ApiKeysService,
     private readonly settings: Settings,
   ) {
     super(options, storage, reflector);
