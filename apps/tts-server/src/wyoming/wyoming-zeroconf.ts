@@ -13,6 +13,8 @@ import { Settings } from '../config/settings';
 
 /** DNS-SD instance names are at most 63 bytes. */
 const MAX_NAME_BYTES = 63;
+/** Longest a shutdown waits for the mDNS goodbye packets. */
+const WITHDRAW_TIMEOUT_MS = 2000;
 
 @Injectable()
 export class WyomingZeroconf {
@@ -59,12 +61,20 @@ export class WyomingZeroconf {
     const { responder, service } = this;
     this.responder = undefined;
     this.service = undefined;
-    try {
+    if (!responder) return;
+    const withdrawal = (async () => {
       await service?.end();
-      await responder?.shutdown();
-    } catch (error) {
-      this.logger.warn(`withdrawing the mDNS announcement failed: ${describe(error)}`);
-    }
+      await responder.shutdown();
+    })().catch((error: unknown) =>
+      this.logger.warn(`withdrawing the mDNS announcement failed: ${describe(error)}`),
+    );
+    // Without a multicast interface ciao's goodbye never settles: shutdown does not wait.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      withdrawal,
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, WITHDRAW_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   private failed(error: unknown): void {
