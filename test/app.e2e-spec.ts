@@ -294,6 +294,25 @@ describe('TTS server API', () => {
         expect(paths).toContain(path);
       }
       expect(spec.body.components.schemas.SynthesizeDto.properties).toHaveProperty('length_scale');
+      const produced = (path: string): string[] =>
+        Object.keys(spec.body.paths[path].post.responses['200'].content as object);
+      expect(produced('/tts')).toEqual([
+        'audio/wav',
+        'audio/pcm',
+        'audio/mpeg',
+        'audio/ogg',
+        'audio/flac',
+        'audio/aac',
+      ]);
+      expect(produced('/v1/audio/speech')).toEqual([
+        'audio/mpeg',
+        'audio/ogg',
+        'audio/aac',
+        'audio/flac',
+        'audio/wav',
+        'audio/pcm',
+        'text/event-stream',
+      ]);
     });
   });
 });

@@ -14,12 +14,13 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { decodeWav } from '@app/piper';
 import {
   BUILT_SERVER_MAIN,
-  builtServerExists,
+  builtServerMissing,
   listenOnLoopback,
   startBuiltServer,
   waitFor,
   type BuiltServer,
 } from './support/processes';
+import { describeUnless } from './support/skips';
 import { makeModelDir, removeDir, startServer } from './support/test-server';
 
 interface Answer {
@@ -323,7 +324,7 @@ describe('GET /tts rate limit', () => {
   });
 });
 
-const describeBuilt = builtServerExists() ? describe : describe.skip;
+const describeBuilt = describeUnless(builtServerMissing());
 
 describeBuilt('Disk cache shared by server processes (built server)', () => {
   let modelDir: string;

@@ -7,12 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeBenchVoice, writeTestVoice } from '@app/piper';
 import {
-  builtServerExists,
+  builtServerMissing,
   longText,
   startBuiltServer,
   waitFor,
   type BuiltServer,
 } from './support/processes';
+import { describeUnless } from './support/skips';
 import { removeDir } from './support/test-server';
 
 interface LogLine {
@@ -22,7 +23,7 @@ interface LogLine {
   res?: { statusCode: number };
 }
 
-const describeBuilt = builtServerExists() ? describe : describe.skip;
+const describeBuilt = describeUnless(builtServerMissing());
 
 describeBuilt('JSON logs with request ids (built server)', () => {
   let modelDir: string;

@@ -9,17 +9,16 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decodeWav, encodeWav, PiperVoice } from '@app/piper';
+import { describeUnless } from './support/skips';
 
 const PEER_DIR = resolve(__dirname, '../../shared/peer-fixtures/piper1-gpl');
 const PEER_MODEL = join(PEER_DIR, 'test_voice.onnx');
 const available = existsSync(PEER_MODEL);
-const describePeer = available ? describe : describe.skip;
-
-if (!available) {
-  console.warn(
-    `skipping piper1-gpl compatibility tests: ${PEER_MODEL} is absent (it lives in ../shared on CI and development machines)`,
-  );
-}
+const describePeer = describeUnless(
+  available
+    ? undefined
+    : `${PEER_MODEL} is absent (it lives in ../shared on CI and development machines)`,
+);
 
 describePeer('piper1-gpl test voice', () => {
   let voice: PiperVoice;

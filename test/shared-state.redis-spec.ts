@@ -6,10 +6,10 @@
 import request from 'supertest';
 import { binary, freePort, waitFor } from './support/processes';
 import { HAS_REDIS_SERVER, REDIS_SERVER_MISSING, RedisServer } from './support/redis-server';
+import { describeUnless } from './support/skips';
 import { makeModelDir, metricSample, removeDir, serverFactory } from './support/test-server';
 
-const describeRedis = HAS_REDIS_SERVER ? describe : describe.skip;
-if (!HAS_REDIS_SERVER) console.warn(REDIS_SERVER_MISSING);
+const describeRedis = describeUnless(HAS_REDIS_SERVER ? undefined : REDIS_SERVER_MISSING);
 
 /** The value of one sample of GET /metrics, 0 when absent. */
 async function metric(url: string, series: string): Promise<number> {

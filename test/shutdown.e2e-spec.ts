@@ -14,7 +14,7 @@ import { PoolPiperEngine } from '../apps/tts-server/src/engine/pool-piper-engine
 import {
   binary,
   BUILT_SERVER_MAIN,
-  builtServerExists,
+  builtServerMissing,
   childPids,
   cpuTicks,
   exitWithin,
@@ -27,6 +27,7 @@ import {
   type BuiltServer,
   type Exit,
 } from './support/processes';
+import { describeUnless } from './support/skips';
 import { makeModelDir, removeDir, startServer } from './support/test-server';
 
 const UNLIMITED_RATE = { RATE_LIMIT_REQUESTS: '1000', TTS_RATE_LIMIT_REQUESTS: '1000' };
@@ -131,12 +132,7 @@ describe('TTS server shutdown', () => {
   });
 });
 
-const describeBuilt = builtServerExists() ? describe : describe.skip;
-if (!builtServerExists()) {
-  console.log(
-    `skipping the built-server shutdown tests: ${BUILT_SERVER_MAIN} does not exist (run npm run build)`,
-  );
-}
+const describeBuilt = describeUnless(builtServerMissing());
 
 describeBuilt('Built TTS server on SIGTERM', () => {
   let modelDir: string;

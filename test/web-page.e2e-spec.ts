@@ -14,16 +14,16 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { decodeWav } from '@app/piper';
 import { decodeMp3, maxExtraSeconds } from './support/audio-decoders';
 import { listenOnLoopback, waitFor } from './support/processes';
+import { describeUnless } from './support/skips';
 import { makeModelDir, removeDir, startServer } from './support/test-server';
 
 /** Debian's chromium; CHROMIUM_PATH points elsewhere (another Chromium build). */
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const HAS_CHROMIUM = existsSync(CHROMIUM);
 const HOW_TO_RUN =
-  `${CHROMIUM} not found: the browser tests of the web page are skipped. ` +
+  `${CHROMIUM} not found. ` +
   'Install Debian\'s chromium (apt-get install chromium), then run "npx jest test/web-page".';
-if (!HAS_CHROMIUM) console.warn(HOW_TO_RUN);
-const describeInChromium = HAS_CHROMIUM ? describe : describe.skip;
+const describeInChromium = describeUnless(HAS_CHROMIUM ? undefined : HOW_TO_RUN);
 
 const OUTPUT_DIR = join(__dirname, '../test-output/web-page');
 const MAX_TEXT_LENGTH = 120;

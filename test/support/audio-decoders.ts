@@ -82,8 +82,13 @@ export function decodeAacWithFfmpeg(bytes: Uint8Array, sampleRate: number): Deco
   return { samples: Float32Array.from(pcm, (s) => s / 32768), sampleRate };
 }
 
-export const AAC_DECODER_MISSING =
+const AAC_DECODER_MISSING =
   'AAC is decoded with ffmpeg, which is not on PATH: install it (apt-get install ffmpeg) to run this check';
+
+/** Why a check that decodes `format` cannot run here, if it cannot (for itUnless). */
+export function decoderMissing(format: string): string | undefined {
+  return format === 'aac' && !HAS_FFMPEG ? AAC_DECODER_MISSING : undefined;
+}
 
 /**
  * How much longer than the samples encoded a decoded file may be: encoders pad the last

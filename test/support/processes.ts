@@ -21,8 +21,11 @@ export const BUILT_SERVER_MAIN = join(
   '../../dist/apps/tts-server/apps/tts-server/src/main.js',
 );
 
-export function builtServerExists(): boolean {
-  return existsSync(BUILT_SERVER_MAIN);
+/** Why the specs of the built server cannot run, if they cannot (for describeUnless). */
+export function builtServerMissing(): string | undefined {
+  return existsSync(BUILT_SERVER_MAIN)
+    ? undefined
+    : `${BUILT_SERVER_MAIN} does not exist: run npm run build first`;
 }
 
 export interface WaitOptions {

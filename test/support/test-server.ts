@@ -10,7 +10,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { writeBenchVoice, writeTestVoice } from '@app/piper';
 import { AppModule } from '../../apps/tts-server/src/app.module';
 import { configureApp } from '../../apps/tts-server/src/app.setup';
-import { EngineWarmup } from '../../apps/tts-server/src/engine-warmup.service';
+import { EngineWarmupService } from '../../apps/tts-server/src/engine-warmup.service';
 import { listenOnLoopback } from './processes';
 
 export interface ModelDirOptions {
@@ -59,7 +59,7 @@ export async function startServer(
   });
   configureApp(app);
   await app.init();
-  await app.get(EngineWarmup).whenStarted();
+  await app.get(EngineWarmupService).whenStarted();
   return app;
 }
 

@@ -1,7 +1,7 @@
 /**
  * A Piper voice catalogue on loopback for tests: generated test voices laid out as in
  * rhasspy/piper-voices (`<family>/<lang>_<REGION>/<dataset>/<quality>/`), a voices.json
- * listing their sizes and md5s (contract §1), and faults configured per file path:
+ * listing their sizes and md5s (docs/PIPER.md §1), and faults configured per file path:
  * bytes other than the catalogue's, a 404, transient 503s, and connections dropped
  * after half the bytes for the first N requests. Range requests are honoured, as
  * Hugging Face does, so resumed downloads can be observed.

@@ -1,7 +1,8 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
-import { ApiKeyGuard, ApiKeys } from './common/guards/api-key.guard';
+import { ApiKeysService } from './common/api-keys.service';
+import { ApiKeyGuard } from './common/guards/api-key.guard';
 import { RateLimitGuard } from './common/guards/rate-limit.guard';
 import { ValidationPipe } from '@nestjs/common';
 import { DomainExceptionFilter } from './common/filters/domain-exception.filter';
@@ -9,7 +10,7 @@ import { rateLimitOptions } from './common/guards/rate-limit';
 import { Settings } from './config/settings';
 import { SettingsModule } from './config/settings.module';
 import { EngineModule } from './engine/engine.module';
-import { EngineWarmup } from './engine-warmup.service';
+import { EngineWarmupService } from './engine-warmup.service';
 import { AdminModule } from './admin/admin.module';
 import { HealthModule } from './health/health.module';
 import { LoggingModule } from './logging/logging.module';
@@ -52,8 +53,8 @@ export class AppModule {
         WyomingModule,
       ],
       providers: [
-        EngineWarmup,
-        ApiKeys,
+        EngineWarmupService,
+        ApiKeysService,
         {
           provide: APP_PIPE,
           useValue: new ValidationPipe({

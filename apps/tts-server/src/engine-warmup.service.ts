@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Settings } from './config/settings';
 import { PoolPiperEngine } from './engine/pool-piper-engine';
 import type { VoicePaths } from './engine/piper-engine';
-import { VoiceRegistry, voicePaths, type VoiceEntry } from './models/voice-registry.service';
+import { VoiceRegistryService, voicePaths, type VoiceEntry } from './models/voice-registry.service';
 
 /**
  * Starts the worker pool once the voice registry is scanned, with the default voice
@@ -12,13 +12,13 @@ import { VoiceRegistry, voicePaths, type VoiceEntry } from './models/voice-regis
  * the default voice; the preloads follow without holding readiness back.
  */
 @Injectable()
-export class EngineWarmup implements OnApplicationBootstrap {
-  private readonly logger = new Logger(EngineWarmup.name);
+export class EngineWarmupService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(EngineWarmupService.name);
   private warm: Promise<void> | undefined;
 
   constructor(
     private readonly engine: PoolPiperEngine,
-    private readonly voices: VoiceRegistry,
+    private readonly voices: VoiceRegistryService,
     private readonly settings: Settings,
   ) {}
 

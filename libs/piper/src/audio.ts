@@ -1,5 +1,5 @@
 /**
- * Audio out (../shared/PIPER_CONTRACT.md §6): piper1-gpl's per-sentence
+ * Audio out (docs/PIPER.md §6): piper1-gpl's per-sentence
  * normalisation to 16-bit PCM, and the 44-byte RIFF/WAVE header.
  */
 

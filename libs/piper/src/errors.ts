@@ -12,7 +12,7 @@ export abstract class PiperError extends Error {
   }
 }
 
-/** The voice's `.onnx.json` is missing, unreadable or violates the format (contract §2). */
+/** The voice's `.onnx.json` is missing, unreadable or violates the format (docs/PIPER.md §2). */
 export class VoiceConfigError extends PiperError {
   readonly code = 'VOICE_CONFIG_INVALID';
 

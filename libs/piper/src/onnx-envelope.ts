@@ -1,6 +1,6 @@
 /**
  * A cheap plausibility check of a voice network (`<voice>.onnx`) without loading it:
- * loading takes about 2 s and hundreds of megabytes (PIPER_CONTRACT.md §8), while a
+ * loading takes about 2 s and hundreds of megabytes (docs/PIPER.md §8), while a
  * server that watches MODEL_DIR must tell at once whether a file is a whole network or
  * a half-copied, truncated or foreign one.
  *

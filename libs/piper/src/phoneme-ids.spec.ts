@@ -13,7 +13,7 @@ const idMap = {
 };
 
 describe('phonemesToIds', () => {
-  it('lays out ^ _ then each phoneme followed by _, then $ (contract §4)', () => {
+  it('lays out ^ _ then each phoneme followed by _, then $ (docs/PIPER.md §4)', () => {
     const { phonemeIds, missingPhonemes } = phonemesToIds(['t', 'ˈ', 'ɛ', 's', 't'], {
       phonemeIdMap: idMap,
       phonemeMap: {},

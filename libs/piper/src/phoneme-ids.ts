@@ -1,5 +1,5 @@
 /**
- * Phonemes to ids (../shared/PIPER_CONTRACT.md §4): "^", "_", then each phoneme's
+ * Phonemes to ids (docs/PIPER.md §4): "^", "_", then each phoneme's
  * ids followed by "_", then "$". Phonemes missing from the map are skipped, and
  * reported so the caller can log them.
  */

@@ -1,7 +1,7 @@
 /**
  * A loaded Piper voice: configuration, network and phonemizer, turning text into
  * 16-bit PCM sentence by sentence exactly as piper1-gpl does
- * (../shared/PIPER_CONTRACT.md §3–§6).
+ * (docs/PIPER.md §3–§6).
  */
 import { basename } from 'node:path';
 import { concatPcm, floatToPcm16 } from './audio';

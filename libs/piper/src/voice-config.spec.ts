@@ -26,7 +26,7 @@ function expectConfigError(json: unknown, field: string | undefined, detail: Reg
 }
 
 describe('parseVoiceConfig', () => {
-  it('fills the format defaults for missing optional fields (contract §2)', () => {
+  it('fills the format defaults for missing optional fields (docs/PIPER.md §2)', () => {
     const config = parseVoiceConfig(minimal, 'x.json');
     expect(config).toMatchObject({
       sampleRate: 22050,

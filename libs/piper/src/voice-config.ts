@@ -1,5 +1,5 @@
 /**
- * The voice configuration file `<voice>.onnx.json` (../shared/PIPER_CONTRACT.md §2):
+ * The voice configuration file `<voice>.onnx.json` (docs/PIPER.md §2):
  * parsed once, validated field by field, with the format's defaults filled in.
  * Unknown fields are ignored so that configs from newer Piper versions still load.
  */
@@ -45,7 +45,7 @@ export interface VoiceConfig {
   piperVersion?: string;
 }
 
-/** Symbols every phoneme_id_map must define (contract §4): pad, start, end. */
+/** Symbols every phoneme_id_map must define (docs/PIPER.md §4): pad, start, end. */
 export const PAD = '_';
 export const BOS = '^';
 export const EOS = '$';

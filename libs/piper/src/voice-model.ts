@@ -1,6 +1,6 @@
 /**
  * The VITS network of a voice, run with onnxruntime-node on CPU
- * (../shared/PIPER_CONTRACT.md §5): inputs `input`, `input_lengths`, `scales` and,
+ * (docs/PIPER.md §5): inputs `input`, `input_lengths`, `scales` and,
  * only in multi-speaker voices, `sid`; output `output` in either published shape,
  * flattened.
  */

@@ -1,6 +1,6 @@
 /**
  * Piper's voice catalogue: the `voices.json` at the root of VOICES_BASE_URL
- * (PIPER_CONTRACT.md §1: key = voice name; `language`, `quality`, `num_speakers`,
+ * (docs/PIPER.md §1: key = voice name; `language`, `quality`, `num_speakers`,
  * `speaker_id_map`, `aliases`, and `files`, a map from each file's path under the root
  * to `{size_bytes, md5_digest}`).
  *
@@ -29,7 +29,7 @@ import { closeNames } from './close-names';
 export const DEFAULT_VOICES_BASE_URL =
   'https://huggingface.co/rhasspy/piper-voices/resolve/b23e00315cccfa7360b3a7f89b95da786efc4656';
 
-/** Names a voice may have: the server's registry accepts exactly these (contract §1). */
+/** Names a voice may have: the server's registry accepts exactly these (docs/PIPER.md §1). */
 export const VOICE_NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
 
 /** How long a cached voices.json is used before it is fetched again. */

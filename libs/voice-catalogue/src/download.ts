@@ -6,7 +6,7 @@
  * 1. every file streams into a temporary file in the destination directory,
  *    `.<file>.<random>.part` (a dot-name: the registry skips it; `.part`: never `*.onnx`);
  * 2. each is checked as it arrives (a Content-Length or a byte count beyond the
- *    catalogue's size stops it early) and at its end, size first, then md5 (contract §1);
+ *    catalogue's size stops it early) and at its end, size first, then md5 (docs/PIPER.md §1);
  * 3. only when every file of the voice is verified are they renamed into place, in the
  *    order MODEL_CARD, `.onnx`, `.onnx.json`: the config is what makes a directory a
  *    voice (the registry skips a network without one), so it lands last;

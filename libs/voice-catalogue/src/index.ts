@@ -1,5 +1,5 @@
 /**
- * @app/voice-catalogue: Piper's voice catalogue (voices.json, PIPER_CONTRACT.md §1),
+ * @app/voice-catalogue: Piper's voice catalogue (voices.json, docs/PIPER.md §1),
  * cached on disk, and verified downloads of its voices into MODEL_DIR. No Nest, no
  * server: the CLI and the server both import it. This file is the library's only door.
  */

@@ -2,7 +2,7 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import type { Request } from 'express';
 import { PiperError } from '@app/piper';
 import { Settings } from '../config/settings';
-import { KeyRing } from '../common/guards/api-key.guard';
+import { KeyRing } from '../common/key-ring';
 
 /** ADMIN_API_KEY is not set: the admin routes are off (403). */
 export class AdminDisabledError extends PiperError {

@@ -5,7 +5,7 @@ import { PiperError } from '@app/piper';
 import { VoiceCatalogue, downloadVoice, isVoiceInstalled } from '@app/voice-catalogue';
 import { isInside } from '../common/paths';
 import { Settings } from '../config/settings';
-import { VoiceRegistry } from '../models/voice-registry.service';
+import { VoiceRegistryService } from '../models/voice-registry.service';
 
 /** Removing the default voice would leave the server without one (409). */
 export class DefaultVoiceRemovalError extends PiperError {
@@ -39,7 +39,7 @@ export class VoicesAdminService {
 
   constructor(
     private readonly settings: Settings,
-    private readonly voices: VoiceRegistry,
+    private readonly voices: VoiceRegistryService,
     private readonly catalogue: VoiceCatalogue,
   ) {}
 

@@ -7,9 +7,9 @@ import { realpath } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { isInside } from '../common/paths';
 import { Settings } from '../config/settings';
-import { Metrics } from '../metrics/metrics.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { RedisConnection } from '../redis/redis-connection';
-import { AudioCache, DISK_AUDIO_STORE, type CachedAudio } from './audio-cache.service';
+import { AudioCacheService, DISK_AUDIO_STORE, type CachedAudio } from './audio-cache.service';
 import { DiskAudioStore } from './disk-audio-store';
 
 /** What Keyv hands its store when serialization is off: the value and its expiry. */
@@ -88,7 +88,7 @@ async function realpathOr(path: string): Promise<string> {
  * The hot tier in Redis (cache-manager's Keyv Redis store, on node-redis), shared by
  * every replica. Keyv serializes the audio (Buffers as base64). Bounded by Redis's own
  * `maxmemory` policy, not CACHE_MAX_BYTES. Commands fail at once while Redis is away
- * (no offline queue) and the client reconnects in the background; AudioCache bounds
+ * (no offline queue) and the client reconnects in the background; AudioCacheService bounds
  * each call by REDIS_TIMEOUT_MS and goes on without Redis when one fails.
  */
 function redisKeyv(settings: Settings, redis: RedisConnection): Keyv {
@@ -108,7 +108,7 @@ function redisKeyv(settings: Settings, redis: RedisConnection): Keyv {
     },
   );
   const keyv = new Keyv({ store, namespace: 'piper-tts', throwOnErrors: true });
-  // Connection errors surface here (commands fail in AudioCache and are counted there).
+  // Connection errors surface here (commands fail in AudioCacheService and are counted there).
   keyv.on('error', (error: unknown) => redis.failed('cache_connection', error));
   return keyv;
 }
@@ -123,8 +123,8 @@ function redisKeyv(settings: Settings, redis: RedisConnection): Keyv {
 @Module({
   imports: [
     CacheModule.registerAsync({
-      inject: [Settings, RedisConnection, Metrics],
-      useFactory: (settings: Settings, redis: RedisConnection, metrics: Metrics) => {
+      inject: [Settings, RedisConnection, MetricsService],
+      useFactory: (settings: Settings, redis: RedisConnection, metrics: MetricsService) => {
         if (settings.REDIS_URL) {
           return { stores: [redisKeyv(settings, redis)], ttl: settings.CACHE_TTL * 1000 };
         }
@@ -156,9 +156,9 @@ function redisKeyv(settings: Settings, redis: RedisConnection): Keyv {
     }),
   ],
   providers: [
-    AudioCache,
+    AudioCacheService,
     { provide: DISK_AUDIO_STORE, inject: [Settings], useFactory: openDiskStore },
   ],
-  exports: [AudioCache],
+  exports: [AudioCacheService],
 })
 export class AudioCacheModule {}

@@ -7,7 +7,7 @@ import { SettingsModule } from '../config/settings.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { RedisModule } from '../redis/redis.module';
 import { AudioCacheModule } from './audio-cache.module';
-import { AudioCache, type CachedAudio } from './audio-cache.service';
+import { AudioCacheService, type CachedAudio } from './audio-cache.service';
 import { contentHashOf } from './cached-audio';
 
 function wavLike(seed: number, bytes = 20_000): CachedAudio {
@@ -15,14 +15,14 @@ function wavLike(seed: number, bytes = 20_000): CachedAudio {
   return { body, contentType: 'audio/wav', sampleRate: 22050, durationSeconds: 0.45 };
 }
 
-describe(AudioCache.name, () => {
+describe(AudioCacheService.name, () => {
   let root: string;
   let modelDir: string;
   let cacheDir: string;
   let open: TestingModule[] = [];
 
-  /** An AudioCache as the server builds it, over `settings`. */
-  async function start(settings: Record<string, string> = {}): Promise<AudioCache> {
+  /** An AudioCacheService as the server builds it, over `settings`. */
+  async function start(settings: Record<string, string> = {}): Promise<AudioCacheService> {
     const moduleRef = await Test.createTestingModule({
       imports: [
         SettingsModule.forRoot({ MODEL_DIR: modelDir, CACHE_DIR: cacheDir, ...settings }),
@@ -33,7 +33,7 @@ describe(AudioCache.name, () => {
     }).compile();
     await moduleRef.init();
     open.push(moduleRef);
-    return moduleRef.get(AudioCache);
+    return moduleRef.get(AudioCacheService);
   }
 
   /** Closes every cache (as a shutdown does: disk writes finish first). */

@@ -12,7 +12,7 @@ import type { Cache } from 'cache-manager';
 import { createHash } from 'node:crypto';
 import type { Counter } from 'prom-client';
 import { Settings } from '../config/settings';
-import { Metrics } from '../metrics/metrics.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { RedisConnection } from '../redis/redis-connection';
 import {
   withContentHash,
@@ -42,7 +42,7 @@ export interface CacheLookup {
 }
 
 @Injectable()
-export class AudioCache implements OnApplicationShutdown {
+export class AudioCacheService implements OnApplicationShutdown {
   private readonly inFlight = new Map<string, Promise<CacheLookup>>();
   private readonly ttlMs: number;
   private readonly memoryEnabled: boolean;
@@ -58,7 +58,7 @@ export class AudioCache implements OnApplicationShutdown {
     @Inject(DISK_AUDIO_STORE) private readonly disk: DiskAudioStore | null,
     settings: Settings,
     private readonly redis: RedisConnection,
-    metrics: Metrics,
+    metrics: MetricsService,
   ) {
     this.hotTier = settings.REDIS_URL ? 'redis' : 'memory';
     // With Redis the hot tier is bounded by Redis, not by CACHE_MAX_BYTES.

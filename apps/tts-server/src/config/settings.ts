@@ -61,7 +61,7 @@ export class Settings {
 
   /**
    * Root of Piper's voice catalogue: `<VOICES_BASE_URL>/voices.json` and every path it
-   * lists (contract §1); default the public piper-voices repository at a pinned revision.
+   * lists (docs/PIPER.md §1); default the public piper-voices repository at a pinned revision.
    */
   @Matches(/^https?:\/\/\S+$/, { message: 'VOICES_BASE_URL must be an http:// or https:// URL' })
   VOICES_BASE_URL = DEFAULT_VOICES_BASE_URL;

@@ -4,9 +4,24 @@
  * (EnginePool); controllers and services depend only on this contract.
  */
 import type { SynthesisOptions } from '@app/piper';
-import type { VoiceIdentity, VoicePaths } from './worker-protocol';
 
-export type { VoicePaths } from './worker-protocol';
+/** A voice as the registry knows it: the network and its config. */
+export interface VoicePaths {
+  modelPath: string;
+  configPath: string;
+  /**
+   * Opaque version of the files (the registry's, e.g. their mtimes and sizes). A voice
+   * is its model path and revision: a request of a new revision never runs on a session
+   * loaded from the files it replaced. Absent: one unnamed revision.
+   */
+  revision?: string;
+}
+
+/** Which loaded voice: its model path and revision (every session of it, whatever its threads). */
+export interface VoiceIdentity {
+  modelPath: string;
+  revision?: string;
+}
 
 export type EngineSynthesisOptions = Omit<SynthesisOptions, 'signal'>;
 

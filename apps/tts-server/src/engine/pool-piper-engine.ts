@@ -3,7 +3,7 @@
  * start when `start()` is called (at boot, by EngineWarmup, with the default voice to
  * pin, then PRELOAD_VOICES to preload) and stop in the application's shutdown hook,
  * after in-flight requests have had SHUTDOWN_TIMEOUT_MS to finish. The loaded voices
- * are bounded by MAX_LOADED_VOICES and VOICE_MEMORY_MB (engine/voice-budget.ts).
+ * are bounded by MAX_LOADED_VOICES and VOICE_MEMORY_MB (engine/pool/voice-budget.ts).
  */
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { availableParallelism } from 'node:os';

@@ -18,25 +18,11 @@ import type {
   EngineSynthesisOptions,
   EngineSynthesisRequest,
   PhonemizedSentence,
+  VoiceIdentity,
+  VoicePaths,
 } from './piper-engine';
 
-/** A voice as the registry knows it: the network and its config. */
-export interface VoicePaths {
-  modelPath: string;
-  configPath: string;
-  /**
-   * Opaque version of the files (the registry's, e.g. their mtimes and sizes). A voice
-   * is its model path and revision: a request of a new revision never runs on a session
-   * loaded from the files it replaced. Absent: one unnamed revision.
-   */
-  revision?: string;
-}
-
-/** Which loaded voice: its model path and revision (every session of it, whatever its threads). */
-export interface VoiceIdentity {
-  modelPath: string;
-  revision?: string;
-}
+export type { VoiceIdentity, VoicePaths } from './piper-engine';
 
 /** A voice to load ahead of requests; `wide`: its all-cores session too, if the worker has one. */
 export interface PreloadVoice extends VoicePaths {

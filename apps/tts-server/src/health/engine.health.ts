@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { PiperEngine } from '../engine/piper-engine';
-import { DefaultVoiceInstaller, percentOf } from '../models/default-voice-installer.service';
-import { VoiceRegistry } from '../models/voice-registry.service';
+import { DefaultVoiceInstallerService, percentOf } from '../models/default-voice-installer.service';
+import { VoiceRegistryService } from '../models/voice-registry.service';
 import { ShutdownState } from './shutdown-state';
 
 /**
@@ -17,9 +17,9 @@ export class EngineHealthIndicator {
   constructor(
     private readonly health: HealthIndicatorService,
     private readonly engine: PiperEngine,
-    private readonly voices: VoiceRegistry,
+    private readonly voices: VoiceRegistryService,
     private readonly shutdown: ShutdownState,
-    private readonly installer: DefaultVoiceInstaller,
+    private readonly installer: DefaultVoiceInstallerService,
   ) {}
 
   check(): HealthIndicatorResult {

@@ -4,10 +4,10 @@ import { SERVICE_VERSION } from '../common/package-version';
 import { Settings } from '../config/settings';
 import { PiperEngine, type EngineStats } from '../engine/piper-engine';
 import {
-  DefaultVoiceInstaller,
+  DefaultVoiceInstallerService,
   type DefaultVoiceInstallState,
 } from '../models/default-voice-installer.service';
-import { VoiceRegistry } from '../models/voice-registry.service';
+import { VoiceRegistryService } from '../models/voice-registry.service';
 import { EngineHealthIndicator } from './engine.health';
 
 export interface HealthDetails {
@@ -34,8 +34,8 @@ export interface HealthDetails {
 export class HealthDetailsService {
   constructor(
     private readonly settings: Settings,
-    private readonly voices: VoiceRegistry,
-    private readonly installer: DefaultVoiceInstaller,
+    private readonly voices: VoiceRegistryService,
+    private readonly installer: DefaultVoiceInstallerService,
     private readonly engine: PiperEngine,
     private readonly readiness: EngineHealthIndicator,
   ) {}

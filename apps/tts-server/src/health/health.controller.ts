@@ -8,7 +8,7 @@ import {
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import { SERVICE_VERSION } from '../common/package-version';
-import { VoiceRegistry } from '../models/voice-registry.service';
+import { VoiceRegistryService } from '../models/voice-registry.service';
 import { EngineHealthIndicator } from './engine.health';
 import { HealthDetailsService, type HealthDetails } from './health-details.service';
 
@@ -18,7 +18,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly engine: EngineHealthIndicator,
-    private readonly voices: VoiceRegistry,
+    private readonly voices: VoiceRegistryService,
     private readonly detailsService: HealthDetailsService,
   ) {}
 

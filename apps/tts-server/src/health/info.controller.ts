@@ -2,7 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { SERVICE_VERSION } from '../common/package-version';
 import { Settings } from '../config/settings';
-import { VoiceRegistry } from '../models/voice-registry.service';
+import { VoiceRegistryService } from '../models/voice-registry.service';
 
 interface ServiceInfo {
   service: 'Piper TTS';
@@ -19,7 +19,7 @@ interface ServiceInfo {
 export class InfoController {
   constructor(
     private readonly settings: Settings,
-    private readonly voices: VoiceRegistry,
+    private readonly voices: VoiceRegistryService,
   ) {}
 
   @Get()

@@ -1,6 +1,6 @@
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { Metrics } from './metrics.service';
+import { MetricsService } from './metrics.service';
 
 /**
  * Counts every response and times it, labelled by the route's pattern (`/tts`,
@@ -9,7 +9,7 @@ import { Metrics } from './metrics.service';
  */
 @Injectable()
 export class HttpMetricsMiddleware implements NestMiddleware {
-  constructor(private readonly metrics: Metrics) {}
+  constructor(private readonly metrics: MetricsService) {}
 
   use(request: Request, response: Response, next: NextFunction): void {
     const started = process.hrtime.bigint();

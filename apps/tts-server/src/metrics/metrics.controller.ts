@@ -1,22 +1,23 @@
-import { Controller, Get, Res } from '@nestjs/common';
+import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
-import type { Response } from 'express';
-import { Metrics } from './metrics.service';
+import { Registry } from 'prom-client';
+import { MetricsService } from './metrics.service';
 
 @ApiTags('health')
 @Controller('metrics')
 export class MetricsController {
-  constructor(private readonly metrics: Metrics) {}
+  constructor(private readonly metrics: MetricsService) {}
 
   @Get()
   // Prometheus scrapes on a schedule; a scrape must never be refused for rate.
   @SkipThrottle()
   @ApiOperation({ summary: 'Prometheus metrics (text exposition format)' })
-  @ApiProduces('text/plain')
+  @ApiProduces(Registry.PROMETHEUS_CONTENT_TYPE)
   @ApiOkResponse({ schema: { type: 'string' } })
-  async scrape(@Res({ passthrough: true }) response: Response): Promise<string> {
-    response.setHeader('Content-Type', this.metrics.registry.contentType);
+  // MetricsService's registry keeps prom-client's default format, this one.
+  @Header('Content-Type', Registry.PROMETHEUS_CONTENT_TYPE)
+  scrape(): Promise<string> {
     return this.metrics.registry.metrics();
   }
 }

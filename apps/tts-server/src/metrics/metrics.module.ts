@@ -1,14 +1,14 @@
 import { Global, Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { HttpMetricsMiddleware } from './http-metrics.middleware';
 import { MetricsController } from './metrics.controller';
-import { Metrics } from './metrics.service';
+import { MetricsService } from './metrics.service';
 
-/** GET /metrics and the Metrics service every feature records into. */
+/** GET /metrics and the MetricsService every feature records into. */
 @Global()
 @Module({
   controllers: [MetricsController],
-  providers: [Metrics],
-  exports: [Metrics],
+  providers: [MetricsService],
+  exports: [MetricsService],
 })
 export class MetricsModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

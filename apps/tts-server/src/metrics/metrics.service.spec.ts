@@ -1,4 +1,4 @@
-import { Metrics } from './metrics.service';
+import { MetricsService } from './metrics.service';
 
 /** The value of one sample line of the Prometheus text, or undefined if absent. */
 function sample(text: string, series: string): number | undefined {
@@ -6,9 +6,9 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-describe('Metrics', () => {
+describe(MetricsService.name, () => {
   it('exposes a count kept elsewhere as a counter that follows it from scrape to scrape', async () => {
-    const metrics = new Metrics();
+    const metrics = new MetricsService();
     let replaced = 0;
     metrics.countedTotal('test_replacements_total', 'Replacements since start', () => replaced);
 
@@ -28,7 +28,7 @@ describe('Metrics', () => {
   });
 
   it('keeps one count per label value', async () => {
-    const metrics = new Metrics();
+    const metrics = new MetricsService();
     const failures: Record<string, number> = { full: 1 };
     metrics.labelledCountedTotal('test_failures_total', 'Failures', 'condition', () => failures);
 

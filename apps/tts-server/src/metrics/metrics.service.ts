@@ -18,7 +18,7 @@ const REAL_TIME_FACTOR_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1,
  * conventions: units in the name, `_total` for counters, base units (seconds, bytes).
  */
 @Injectable()
-export class Metrics {
+export class MetricsService {
   readonly registry = new Registry();
 
   readonly httpRequests = new Counter({
@@ -129,3 +129,9 @@ export class Metrics {
     if (audioSeconds > 0) this.realTimeFactor.observe({ voice }, wallSeconds / audioSeconds);
   }
 }
+
+/**
+ * @deprecated The class's former name, kept only for `engine/pool-piper-engine.ts`
+ * until the engine's rewrite imports `MetricsService`; remove it then.
+ */
+export { MetricsService as Metrics };

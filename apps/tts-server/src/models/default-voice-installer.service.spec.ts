@@ -11,10 +11,10 @@ import {
 } from '../../../../test/support/voice-catalogue-server';
 import { freePort } from '../../../../test/support/processes';
 import { validateSettings } from '../config/settings';
-import { DefaultVoiceInstaller } from './default-voice-installer.service';
-import { VoiceRegistry } from './voice-registry.service';
+import { DefaultVoiceInstallerService } from './default-voice-installer.service';
+import { VoiceRegistryService } from './voice-registry.service';
 
-describe(DefaultVoiceInstaller.name, () => {
+describe(DefaultVoiceInstallerService.name, () => {
   let workDir: string;
   let modelDir: string;
   let catalogueServer: VoiceCatalogueServer;
@@ -50,11 +50,11 @@ describe(DefaultVoiceInstaller.name, () => {
   afterEach(() => jest.restoreAllMocks());
 
   async function installerFor(env: Record<string, string>): Promise<{
-    installer: DefaultVoiceInstaller;
-    registry: VoiceRegistry;
+    installer: DefaultVoiceInstallerService;
+    registry: VoiceRegistryService;
   }> {
     const settings = validateSettings({ MODEL_DIR: modelDir, ...env });
-    const registry = new VoiceRegistry(settings);
+    const registry = new VoiceRegistryService(settings);
     await registry.scan();
     const catalogue = new VoiceCatalogue({
       baseUrl: settings.VOICES_BASE_URL,
@@ -62,7 +62,7 @@ describe(DefaultVoiceInstaller.name, () => {
       // One attempt: the retries' backoff is the catalogue's own (tested there).
       retry: { attempts: 1 },
     });
-    return { installer: new DefaultVoiceInstaller(settings, registry, catalogue), registry };
+    return { installer: new DefaultVoiceInstallerService(settings, registry, catalogue), registry };
   }
 
   it('downloads a missing DEFAULT_MODEL, then serves it as the default voice', async () => {

@@ -24,7 +24,7 @@ import {
   type DownloadProgress,
 } from '@app/voice-catalogue';
 import { Settings } from '../config/settings';
-import { VoiceRegistry } from './voice-registry.service';
+import { VoiceRegistryService } from './voice-registry.service';
 
 export type DefaultVoiceInstallState =
   /** DEFAULT_MODEL unset, installed at start, or AUTO_DOWNLOAD off. */
@@ -43,15 +43,15 @@ export type DefaultVoiceInstallState =
 const PROGRESS_LOG_INTERVAL_MS = 5000;
 
 @Injectable()
-export class DefaultVoiceInstaller implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger(DefaultVoiceInstaller.name);
+export class DefaultVoiceInstallerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(DefaultVoiceInstallerService.name);
   private current: DefaultVoiceInstallState = { state: 'not-needed' };
   private readonly abort = new AbortController();
   private install: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly settings: Settings,
-    private readonly voices: VoiceRegistry,
+    private readonly voices: VoiceRegistryService,
     private readonly catalogue: VoiceCatalogue,
   ) {}
 

@@ -1,7 +1,7 @@
 import { parseVoiceConfig, type VoiceConfig } from '@app/piper';
 import { DEMO_SENTENCES, demoLanguage, demoSentence } from './demo-sentences';
 
-/** A minimal valid config with this `language` object and espeak-ng voice (contract §2). */
+/** A minimal valid config with this `language` object and espeak-ng voice (docs/PIPER.md §2). */
 function configWith(language: Record<string, string>, espeakVoice: string): VoiceConfig {
   return parseVoiceConfig(
     {

@@ -1,9 +1,9 @@
 /**
  * What a voice says when it has no recorded demo: one short sentence in its own
  * language, so the sample shows how the voice sounds on text it was trained for. The
- * table is keyed by the language family of the voice config (§2 `language.family`, e.g.
- * "en", "de"); languages without an entry fall back to English, which espeak-ng still
- * phonemizes with the voice's own rules.
+ * table is keyed by the language family of the voice config (docs/PIPER.md §2
+ * `language.family`, e.g. "en", "de"); languages without an entry fall back to
+ * English, which espeak-ng still phonemizes with the voice's own rules.
  */
 import type { VoiceConfig } from '@app/piper';
 

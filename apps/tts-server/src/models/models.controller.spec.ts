@@ -31,7 +31,7 @@ import { DEMO_SENTENCES } from './demo-sentences';
 import { ModelsController } from './models.controller';
 import { ModelsModule } from './models.module';
 import { ModelsService } from './models.service';
-import { VoiceRegistry } from './voice-registry.service';
+import { VoiceRegistryService } from './voice-registry.service';
 
 /** PiperEngine over in-process PiperVoice instances, recording every synthesis. */
 class InProcessEngine extends PiperEngine {
@@ -343,7 +343,7 @@ describe(ModelsController.name, () => {
     });
 
     it('does not remember a failed synthesis: the next request tries again', async () => {
-      await app.get(VoiceRegistry).scan(); // fresh entries: no demo synthesized yet
+      await app.get(VoiceRegistryService).scan(); // fresh entries: no demo synthesized yet
       engine.failNext = new EngineBusyError(2);
 
       const busy = await request(server).get('/demo/plain/raw').expect(503);

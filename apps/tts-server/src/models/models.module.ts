@@ -1,15 +1,15 @@
 import { Module } from '@nestjs/common';
 import { EngineModule } from '../engine/engine.module';
 import { ModelsController } from './models.controller';
-import { DefaultVoiceInstaller } from './default-voice-installer.service';
+import { DefaultVoiceInstallerService } from './default-voice-installer.service';
 import { ModelsService } from './models.service';
 import { voiceCatalogueProvider } from './voice-catalogue.provider';
-import { VoiceRegistry } from './voice-registry.service';
-import { VoiceReloader } from './voice-reloader.service';
+import { VoiceRegistryService } from './voice-registry.service';
+import { VoiceReloaderService } from './voice-reloader.service';
 
 /**
- * The installed voices: VoiceRegistry (scanned at module init, rescanned by
- * VoiceReloader while the server runs) for every feature that names a voice, the
+ * The installed voices: VoiceRegistryService (scanned at module init, rescanned by
+ * VoiceReloaderService while the server runs) for every feature that names a voice, the
  * catalogue and DEFAULT_MODEL's installer, and the /voices, /model_card and /demo
  * endpoints. Settings comes from the global SettingsModule; the engine (for synthesized
  * demos and for loading and unloading voices as MODEL_DIR changes) from EngineModule.
@@ -18,12 +18,17 @@ import { VoiceReloader } from './voice-reloader.service';
   imports: [EngineModule],
   controllers: [ModelsController],
   providers: [
-    VoiceRegistry,
+    VoiceRegistryService,
     ModelsService,
     voiceCatalogueProvider,
-    DefaultVoiceInstaller,
-    VoiceReloader,
+    DefaultVoiceInstallerService,
+    VoiceReloaderService,
   ],
-  exports: [VoiceRegistry, ModelsService, voiceCatalogueProvider, DefaultVoiceInstaller],
+  exports: [
+    VoiceRegistryService,
+    ModelsService,
+    voiceCatalogueProvider,
+    DefaultVoiceInstallerService,
+  ],
 })
 export class ModelsModule {}

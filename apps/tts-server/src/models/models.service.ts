@@ -11,7 +11,7 @@ import { PiperEngine } from '../engine/piper-engine';
 import { demoSentence } from './demo-sentences';
 import type { VoiceInfoResponse, VoicesResponse } from './voice-info.response';
 import { ModelCardNotFoundError } from './voice-not-found.error';
-import { type VoiceEntry, VoiceRegistry, voicePaths } from './voice-registry.service';
+import { type VoiceEntry, VoiceRegistryService, voicePaths } from './voice-registry.service';
 
 /** A voice's demo as WAV bytes, with the registry's name for the file name. */
 export interface DemoAudio {
@@ -30,7 +30,7 @@ export class ModelsService {
   private readonly synthesizedDemos = new WeakMap<VoiceEntry, Promise<Buffer>>();
 
   constructor(
-    private readonly registry: VoiceRegistry,
+    private readonly registry: VoiceRegistryService,
     private readonly engine: PiperEngine,
   ) {}
 

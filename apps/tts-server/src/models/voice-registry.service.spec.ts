@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { encodeWav, loadVoiceConfig, writeTestVoice } from '@app/piper';
 import { validateSettings } from '../config/settings';
 import { VoiceNotFoundError } from './voice-not-found.error';
-import { SINGLE_SPEAKER_ID, VoiceRegistry } from './voice-registry.service';
+import { SINGLE_SPEAKER_ID, VoiceRegistryService } from './voice-registry.service';
 
 /** Copies a generated voice's two files under another stem (names writeTestVoice refuses). */
 async function copyVoice(from: string, toDir: string, name: string): Promise<void> {
@@ -23,12 +23,12 @@ async function editConfig(
   await writeFile(configPath, JSON.stringify(json));
 }
 
-describe(VoiceRegistry.name, () => {
+describe(VoiceRegistryService.name, () => {
   let modelDir: string;
   let warnings: string[];
 
-  const registryFor = (env: Record<string, string> = {}): VoiceRegistry =>
-    new VoiceRegistry(validateSettings({ MODEL_DIR: modelDir, ...env }));
+  const registryFor = (env: Record<string, string> = {}): VoiceRegistryService =>
+    new VoiceRegistryService(validateSettings({ MODEL_DIR: modelDir, ...env }));
 
   beforeEach(async () => {
     modelDir = await mkdtemp(join(tmpdir(), 'voice-registry-'));
@@ -263,7 +263,7 @@ describe(VoiceRegistry.name, () => {
 
     it('gives an empty registry and a warning when MODEL_DIR does not exist', async () => {
       const missing = join(modelDir, 'nowhere');
-      const registry = new VoiceRegistry(validateSettings({ MODEL_DIR: missing }));
+      const registry = new VoiceRegistryService(validateSettings({ MODEL_DIR: missing }));
       await registry.scan();
 
       expect(registry.list()).toEqual([]);
@@ -413,7 +413,7 @@ describe(VoiceRegistry.name, () => {
   });
 
   describe('lookup', () => {
-    let registry: VoiceRegistry;
+    let registry: VoiceRegistryService;
 
     beforeEach(async () => {
       const voice = await writeTestVoice(join(modelDir, 'seed'), { name: 'voice' });

@@ -1,6 +1,6 @@
 /**
  * The voices installed in MODEL_DIR, found once at boot. Two layouts are recognised
- * (a voice is the `<voice>.onnx` + `<voice>.onnx.json` pair of PIPER_CONTRACT.md §1):
+ * (a voice is the `<voice>.onnx` + `<voice>.onnx.json` pair of docs/PIPER.md §1):
  *
  *   directory layout (the Python server's)    flat layout (Piper's own data dir)
  *   models/<voice>/<voice>.onnx                models/<voice>.onnx
@@ -17,7 +17,7 @@
  * client sends is ever joined into a path, so traversal ("../x", "/etc/passwd", NUL
  * bytes, encoded slashes) cannot happen rather than being filtered out.
  *
- * Validation, at start and on every rescan (VoiceReloader rescans MODEL_DIR while the
+ * Validation, at start and on every rescan (VoiceReloaderService rescans MODEL_DIR while the
  * server runs): the network must be a whole ONNX model (its top-level structure read
  * without loading it: a truncated or half-copied file fails), the config present and
  * valid (including its default speaker: default_speaker_id and every speaker_id_map id
@@ -126,8 +126,8 @@ const DIRECTORY_DEMO_NAMES = (voice: string): string[] => ['demo.wav', `${voice}
 const FLAT_DEMO_NAMES = (voice: string): string[] => [`${voice}.wav`];
 
 @Injectable()
-export class VoiceRegistry implements OnModuleInit {
-  private readonly logger = new Logger(VoiceRegistry.name);
+export class VoiceRegistryService implements OnModuleInit {
+  private readonly logger = new Logger(VoiceRegistryService.name);
   private voices: ReadonlyMap<string, VoiceEntry> = new Map();
   private invalidVoices: InvalidVoice[] = [];
   private defaultName: string | undefined;

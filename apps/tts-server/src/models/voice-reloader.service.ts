@@ -5,7 +5,7 @@
  *
  * Polling, not file-system events: inotify does not see changes made by another host on
  * a shared volume (NFS, a Kubernetes ReadWriteMany claim), and a rescan is a readdir and
- * a stat per file (VoiceRegistry memoizes configs and network checks by size and mtime).
+ * a stat per file (VoiceRegistryService memoizes configs and network checks by size and mtime).
  *
  * Requests in flight are not failed by a change: a voice's sessions live in the workers'
  * memory, and the engine unloads a removed or replaced revision only once no request
@@ -20,19 +20,19 @@ import {
 } from '@nestjs/common';
 import { PiperEngine } from '../engine/piper-engine';
 import { Settings } from '../config/settings';
-import { VoiceRegistry, voicePaths, type VoiceChanges } from './voice-registry.service';
+import { VoiceRegistryService, voicePaths, type VoiceChanges } from './voice-registry.service';
 
 @Injectable()
-export class VoiceReloader implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger(VoiceReloader.name);
+export class VoiceReloaderService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(VoiceReloaderService.name);
   private timer: NodeJS.Timeout | undefined;
   private scanning = false;
-  /** The engine is started by EngineWarmup at bootstrap with the default voice then. */
+  /** The engine is started by EngineWarmupService at bootstrap with the default voice then. */
   private engineStarted = false;
 
   constructor(
     private readonly settings: Settings,
-    private readonly voices: VoiceRegistry,
+    private readonly voices: VoiceRegistryService,
     private readonly engine: PiperEngine,
   ) {
     voices.onChange((changes) => this.applyToEngine(changes));

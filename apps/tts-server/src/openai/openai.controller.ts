@@ -1,3 +1,4 @@
+import { mediaTypesOf } from '@app/audio-formats';
 import { Body, Controller, Get, HttpCode, Post, UseFilters, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { ApiKeyProtected } from '../common/guards/api-key.guard';
@@ -5,7 +6,7 @@ import { ClientDisconnectSignal } from '../common/client-disconnect-signal.decor
 import { TtsRateLimit } from '../common/guards/rate-limit';
 import { CachedAudioResponse } from '../tts/cached-audio-response';
 import { XCacheInterceptor } from '../tts/x-cache.interceptor';
-import { SpeechDto } from './dto/speech.dto';
+import { OPENAI_FORMATS, SpeechDto } from './dto/speech.dto';
 import { OpenAiExceptionFilter } from './openai-exception.filter';
 import { OpenAiService, type OpenAiModel, type OpenAiVoice } from './openai.service';
 
@@ -25,15 +26,7 @@ export class OpenAiController {
   @ApiOperation({
     summary: 'OpenAI-compatible speech: streamed audio, or SSE with stream_format "sse"',
   })
-  @ApiProduces(
-    'audio/mpeg',
-    'audio/ogg',
-    'audio/aac',
-    'audio/flac',
-    'audio/wav',
-    'audio/pcm',
-    'text/event-stream',
-  )
+  @ApiProduces(...mediaTypesOf(OPENAI_FORMATS), 'text/event-stream')
   @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
   speech(
     @Body() dto: SpeechDto,

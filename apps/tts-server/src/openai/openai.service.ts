@@ -2,7 +2,7 @@ import { Injectable, StreamableFile } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { Settings } from '../config/settings';
 import { VoiceNotFoundError } from '../models/voice-not-found.error';
-import { VoiceRegistry, type VoiceEntry } from '../models/voice-registry.service';
+import { VoiceRegistryService, type VoiceEntry } from '../models/voice-registry.service';
 import { CachedAudioResponse } from '../tts/cached-audio-response';
 import { TtsService } from '../tts/tts.service';
 import type { SpeechDto } from './dto/speech.dto';
@@ -42,7 +42,7 @@ export interface OpenAiVoice {
 export class OpenAiService {
   constructor(
     private readonly settings: Settings,
-    private readonly voices: VoiceRegistry,
+    private readonly voices: VoiceRegistryService,
     private readonly tts: TtsService,
   ) {}
 

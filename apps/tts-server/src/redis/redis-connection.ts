@@ -2,7 +2,7 @@ import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import { Counter } from 'prom-client';
 import { Settings } from '../config/settings';
-import { Metrics } from '../metrics/metrics.service';
+import { MetricsService } from '../metrics/metrics.service';
 
 /** Longest pause between reconnection attempts while Redis is away. */
 const MAX_RECONNECT_DELAY_MS = 2_000;
@@ -22,7 +22,7 @@ export class RedisConnection implements OnApplicationShutdown {
   private readonly errors: Counter<'operation'>;
   private outage = false;
 
-  constructor(settings: Settings, metrics: Metrics) {
+  constructor(settings: Settings, metrics: MetricsService) {
     this.errors = new Counter({
       name: 'piper_redis_errors_total',
       help: 'Redis operations that failed or timed out (the server went on without Redis)',

@@ -1,5 +1,6 @@
 import { StreamableFile } from '@nestjs/common';
-import type { CacheStatus, CacheTier } from '../cache/audio-cache.service';
+import type { Readable } from 'node:stream';
+import type { CacheStatus, CacheTier, HashedAudio } from '../cache/audio-cache.service';
 
 /** A complete audio body and its content hash (SHA-256, hex): what ETag and Range need. */
 export interface WholeAudio {
@@ -20,6 +21,29 @@ export class CachedAudioResponse {
     readonly tier?: CacheTier,
     readonly whole?: WholeAudio,
   ) {}
+
+  /** Complete audio (cached, or just synthesized whole), with its length. */
+  static whole(
+    audio: HashedAudio,
+    disposition: string,
+    cache: CacheStatus,
+    tier?: CacheTier,
+  ): CachedAudioResponse {
+    const file = new StreamableFile(audio.body, {
+      type: audio.contentType,
+      length: audio.body.length,
+      disposition,
+    });
+    return new CachedAudioResponse(file, cache, tier, audio);
+  }
+
+  /** Audio sent as it is synthesized: no length, never from the cache. */
+  static streamed(body: Readable, contentType: string, disposition: string): CachedAudioResponse {
+    return new CachedAudioResponse(
+      new StreamableFile(body, { type: contentType, disposition }),
+      'MISS',
+    );
+  }
 
   /** The same response with another file (e.g. a byte range of this one). */
   withFile(file: StreamableFile): CachedAudioResponse {

@@ -1,3 +1,4 @@
+import { AUDIO_FORMATS, mediaTypesOf } from '@app/audio-formats';
 import { Body, Controller, Get, HttpCode, Post, Query, UseInterceptors } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
@@ -24,16 +25,6 @@ import { SynthesizeQueryDto } from './dto/synthesize-query.dto';
 import { PhonemizeDto, SynthesizeDto } from './dto/synthesize.dto';
 import { TtsService } from './tts.service';
 import { XCacheInterceptor } from './x-cache.interceptor';
-
-/** What the synthesis routes can answer, by format (see @app/audio-formats). */
-const AUDIO_CONTENT_TYPES = [
-  'audio/wav',
-  'audio/pcm',
-  'audio/mpeg',
-  'audio/ogg',
-  'audio/flac',
-  'audio/aac',
-];
 
 @ApiTags('tts')
 @ApiBearerAuth()
@@ -74,7 +65,7 @@ export class TtsController {
   @ApiOperation({
     summary: 'Synthesize text to WAV, raw PCM, MP3, Opus, FLAC or AAC, whole or streamed',
   })
-  @ApiProduces(...AUDIO_CONTENT_TYPES)
+  @ApiProduces(...mediaTypesOf(AUDIO_FORMATS))
   @ApiOkResponse({
     description: 'The audio in the requested format (WAV by default); header X-Cache: HIT|MISS',
     schema: { type: 'string', format: 'binary' },
@@ -94,7 +85,7 @@ export class TtsController {
     description:
       'The parameters of POST /tts (except stream) as a query, with the same validation and limits; always the whole file, inline. Strong ETag (If-None-Match → 304) and byte ranges (Range → 206, Accept-Ranges: bytes).',
   })
-  @ApiProduces(...AUDIO_CONTENT_TYPES)
+  @ApiProduces(...mediaTypesOf(AUDIO_FORMATS))
   @ApiOkResponse({
     description:
       'The whole audio; headers ETag, Accept-Ranges, X-Cache: HIT|MISS, X-Cache-Tier: memory|disk on a hit',

@@ -20,7 +20,7 @@ const CONTENT_TYPES = {
 export type WebAssetName = keyof typeof CONTENT_TYPES;
 
 @Injectable()
-export class WebAssets implements OnModuleInit {
+export class WebAssetsService implements OnModuleInit {
   private readonly files = new Map<WebAssetName, Buffer>();
 
   async onModuleInit(): Promise<void> {

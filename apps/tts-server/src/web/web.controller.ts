@@ -8,7 +8,7 @@
 import { Controller, Get, Header, StreamableFile } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
-import { WebAssets } from './web-assets.service';
+import { WebAssetsService } from './web-assets.service';
 import { WebService } from './web.service';
 
 // The files change with each build: browsers revalidate rather than keep a stale page.
@@ -19,7 +19,7 @@ const CACHE_CONTROL = 'no-cache';
 @Controller()
 export class WebController {
   constructor(
-    private readonly assets: WebAssets,
+    private readonly assets: WebAssetsService,
     private readonly web: WebService,
   ) {}
 

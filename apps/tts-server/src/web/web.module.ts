@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ModelsModule } from '../models/models.module';
-import { WebAssets } from './web-assets.service';
+import { WebAssetsService } from './web-assets.service';
 import { WebController } from './web.controller';
 import { WebService } from './web.service';
 
@@ -11,6 +11,6 @@ import { WebService } from './web.service';
 @Module({
   imports: [ModelsModule],
   controllers: [WebController],
-  providers: [WebAssets, WebService],
+  providers: [WebAssetsService, WebService],
 })
 export class WebModule {}

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { demoSentence } from '../models/demo-sentences';
-import { VoiceRegistry } from '../models/voice-registry.service';
+import { VoiceRegistryService } from '../models/voice-registry.service';
 
 @Injectable()
 export class WebService {
-  constructor(private readonly voices: VoiceRegistry) {}
+  constructor(private readonly voices: VoiceRegistryService) {}
 
   /**
    * Voice name → the sentence the page prefills for it: the voice's demo sentence, in

@@ -2,7 +2,7 @@
  * Where espeak-ng ends a clause, and with which punctuation.
  *
  * Piper reads espeak-ng clause by clause through `espeak_TextToPhonemesWithTerminator`
- * and keeps each clause's terminator (../shared/PIPER_CONTRACT.md §3 rules 2, 4, 6).
+ * and keeps each clause's terminator (docs/PIPER.md §3 rules 2, 4, 6).
  * Our espeak-ng build (wasm) only returns the clauses' phonemes joined by " | ", so the
  * terminators are recovered here by replaying espeak-ng's own clause reader,
  * `ReadClause()` in src/libespeak-ng/readclause.c, over the same text: the same
@@ -59,7 +59,7 @@
  * differ) and falls back to phonemizing clause by clause.
  */
 
-/** Punctuation Piper appends to a clause's phonemes (contract §3 rule 4). */
+/** Punctuation Piper appends to a clause's phonemes (docs/PIPER.md §3 rule 4). */
 export type ClauseTerminator = '' | '.' | ',' | '?' | '!' | ':' | ';';
 
 export interface Clause {

@@ -5,7 +5,7 @@
  * Why this build: of the espeak-ng builds in the npm registry it is the one that
  * ships every espeak-ng voice (Piper voices exist for about 40 languages) and costs
  * about 2 ms a call; `phonemizer` is English-only and ~12 ms a call
- * (../shared/PIPER_CONTRACT.md §9). It is an ES module, loaded with Node's native
+ * (docs/PIPER.md §9). It is an ES module, loaded with Node's native
  * `require` from this CommonJS code.
  */
 

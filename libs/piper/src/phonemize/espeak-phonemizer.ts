@@ -1,6 +1,6 @@
 /**
  * Text to phonemes with espeak-ng, sentence by sentence, as Piper does it
- * (../shared/PIPER_CONTRACT.md §3 rules 2-7; piper1-gpl phonemize_espeak.py).
+ * (docs/PIPER.md §3 rules 2-7; piper1-gpl phonemize_espeak.py).
  *
  * Piper asks espeak-ng for one clause at a time and gets its phonemes, the punctuation
  * that ended it and whether it ended a sentence. Our espeak-ng build returns all the
@@ -18,7 +18,7 @@ import { EspeakNg } from './espeak-ng';
 
 /**
  * A voice config's `vowel_clusters`: phoneme sequences merged into one symbol
- * (contract §3 rule 7). Piper reads each entry with Python's `tuple()`, so an entry is
+ * (docs/PIPER.md §3 rule 7). Piper reads each entry with Python's `tuple()`, so an entry is
  * either an array of phonemes (["a", "ɪ"], the form piper1-gpl writes) or a string,
  * taken code point by code point ("aɪ").
  */

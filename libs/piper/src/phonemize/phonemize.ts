@@ -1,5 +1,5 @@
 /**
- * Text to sentences of phonemes for a voice, the whole of ../shared/PIPER_CONTRACT.md §3
+ * Text to sentences of phonemes for a voice, the whole of docs/PIPER.md §3
  * as piper1-gpl's `PiperVoice.phonemize` (voice.py) does it:
  *  - phoneme_type "text": one sentence, the NFD code points of the text;
  *  - phoneme_type "espeak": `[[ ... ]]` blocks are raw phonemes, everything else goes

@@ -11,7 +11,7 @@ import { GeneratedVoiceConfig } from './voice-files';
 const ID_COUNT = 100;
 const HOP_LENGTH = 256;
 
-/** 100 ids spread over the espeak id range, framed like a sentence (§4). */
+/** 100 ids spread over the espeak id range, framed like a sentence (docs/PIPER.md §4). */
 function sentenceIds(count: number): number[] {
   return Array.from({ length: count }, (_, i) =>
     i === 0 ? 1 : i === count - 1 ? 2 : i % 2 === 1 ? 0 : 14 + ((i * 37) % 140),

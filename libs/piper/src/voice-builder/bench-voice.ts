@@ -1,5 +1,5 @@
 /**
- * The bench voice: a network with Piper's interface (contract §5) and the inference cost of
+ * The bench voice: a network with Piper's interface (docs/PIPER.md §5) and the inference cost of
  * a published *medium* voice (§8: about 145 ms for ~3.3 s of audio on 2 intra-op threads,
  * real-time factor 0.043; 0.061 on 1 thread), built from seeded random weights. Benchmarks
  * and load tests use it to measure the server against the real floor without shipping a

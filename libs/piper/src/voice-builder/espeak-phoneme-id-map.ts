@@ -1,5 +1,5 @@
 /**
- * The espeak-ng phoneme → id map of Piper voices (contract §2 `phoneme_id_map`, §4),
+ * The espeak-ng phoneme → id map of Piper voices (docs/PIPER.md §2 `phoneme_id_map`, §4),
  * copied symbol for symbol from the test voice of OHF-Voice/piper1-gpl, whose config
  * carries the map the published espeak-based voices use: "_" pad 0, "^" start 1, "$" end
  * 2, then punctuation, Latin letters, IPA symbols, combining diacritics (written as \u

@@ -16,7 +16,7 @@ import {
 } from './test-voice';
 import { GeneratedVoiceConfig } from './voice-files';
 
-/** Runs a Piper-interface session the way the engine does (contract §5). */
+/** Runs a Piper-interface session the way the engine does (docs/PIPER.md §5). */
 async function synthesize(
   session: InferenceSession,
   ids: readonly number[],
@@ -168,7 +168,7 @@ describe('test voice', () => {
       );
     });
 
-    it('writes a published-style en_US espeak config (contract §2)', async () => {
+    it('writes a published-style en_US espeak config (docs/PIPER.md §2)', async () => {
       const config = JSON.parse(await readFile(configPath, 'utf8')) as GeneratedVoiceConfig;
       expect(config).toEqual({
         audio: { sample_rate: 22050, quality: 'medium' },

@@ -1,5 +1,5 @@
 /**
- * The test voice: a tiny ONNX network with Piper's exact interface (contract §5) whose
+ * The test voice: a tiny ONNX network with Piper's exact interface (docs/PIPER.md §5) whose
  * audio is a known function of its inputs, so a test can prove from the samples alone
  * that the right ids, scales and speaker reached the network.
  *

@@ -1,5 +1,5 @@
 /**
- * The `.onnx.json` half of a generated voice (contract §1, §2) and the writer for the
+ * The `.onnx.json` half of a generated voice (docs/PIPER.md §1, §2) and the writer for the
  * `<name>.onnx` / `<name>.onnx.json` pair. Shared by the test and bench voices so both
  * look like a published en_US espeak voice to the engine.
  */

@@ -9,7 +9,8 @@ import {
   type ThrottlerStorage,
 } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
-import { ApiKeys, KeyRing } from './api-key.guard';
+import { ApiKeysService } from '../api-keys.service';
+import { KeyRing } from '../key-ring';
 
 /**
  * @nestjs/throttler's guard with two changes a client notices: a limit counts a
@@ -26,7 +27,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
-    private readonly apiKeys: ApiKeys,
+    private readonly apiKeys: ApiKeysService,
   ) {
     super(options, storage, reflector);
   }

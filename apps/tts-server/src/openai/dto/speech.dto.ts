@@ -1,4 +1,4 @@
-import type { AudioFormat } from '@app/audio-formats';
+import { describeFormats, type AudioFormat } from '@app/audio-formats';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   IsIn,
@@ -52,8 +52,7 @@ export class SpeechDto {
   @ApiPropertyOptional({
     enum: OPENAI_FORMATS,
     default: 'mp3',
-    description:
-      'mp3 64 kbit/s, opus (in Ogg) 32 kbit/s, aac (ADTS) 64 kbit/s, flac, wav, or pcm (16-bit mono, 24 kHz by default: OPENAI_PCM_SAMPLE_RATE)',
+    description: `${describeFormats(OPENAI_FORMATS)}; pcm at 24 kHz by default (OPENAI_PCM_SAMPLE_RATE)`,
   })
   @IsOptional()
   @IsIn(OPENAI_FORMATS)

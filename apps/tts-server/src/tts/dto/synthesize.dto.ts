@@ -1,4 +1,4 @@
-import { AUDIO_FORMATS, type AudioFormat } from '@app/audio-formats';
+import { AUDIO_FORMATS, describeFormats, type AudioFormat } from '@app/audio-formats';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
@@ -116,8 +116,7 @@ export class SynthesizeDto extends PhonemizeDto {
   stream?: boolean;
 
   @ApiPropertyOptional({
-    description:
-      'wav (16-bit mono PCM in RIFF/WAVE), pcm (raw 16-bit little-endian mono samples), mp3 (64 kbit/s), opus (in Ogg, 32 kbit/s), flac (lossless) or aac (in ADTS, 64 kbit/s); every format can stream',
+    description: `${describeFormats(AUDIO_FORMATS)}; every format can stream`,
     enum: AUDIO_FORMATS,
     default: 'wav',
   })

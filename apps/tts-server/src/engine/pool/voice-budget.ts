@@ -17,9 +17,8 @@
  * voice), and the bounds are enforced again as requests end.
  */
 import { statSync } from 'node:fs';
-import type { EnginePoolLogger } from './engine-pool';
-import type { LoadedVoiceDetail } from './piper-engine';
-import type { VoiceIdentity, VoicePaths } from './worker-protocol';
+import type { LoadedVoiceDetail, VoiceIdentity, VoicePaths } from '../piper-engine';
+import type { EnginePoolLogger } from './pool-api';
 
 /**
  * Resident memory of one loaded session of a voice, per byte of its `.onnx` file.
@@ -211,6 +210,53 @@ export class VoiceBudget<W> {
 
   hasWide(worker: W, voice: PooledVoice<W>): boolean {
     return voice.wideWorkers.has(worker);
+  }
+
+  /** Some worker has a session of it, or a load of it is on its way. */
+  isPlaced(voice: PooledVoice<W>): boolean {
+    return voice.workers.size > 0 || voice.loading.size > 0;
+  }
+
+  /** A load of its own (a preload, a second copy) is on its way to some worker. */
+  isCopyLoading(voice: PooledVoice<W>): boolean {
+    return voice.loading.size > 0;
+  }
+
+  /** A job of its own that loads the voice was sent to the worker. */
+  beginCopyLoad(voice: PooledVoice<W>, worker: W): void {
+    voice.loading.add(worker);
+  }
+
+  endCopyLoad(voice: PooledVoice<W>, worker: W): void {
+    voice.loading.delete(worker);
+  }
+
+  /**
+   * A job that loads `sessions` sessions of the voice was sent: they count as loading
+   * (`LoadedVoiceDetail.loadingSessions`) until `endLoading`.
+   */
+  beginLoading(voice: PooledVoice<W>, sessions: number): void {
+    voice.loadingSessions += sessions;
+  }
+
+  endLoading(voice: PooledVoice<W>, sessions: number): void {
+    voice.loadingSessions -= sessions;
+  }
+
+  /** Keys of the voices of which this worker holds a one-core and an all-cores session. */
+  sessionKeysIn(worker: W): { narrow: Set<string>; wide: Set<string> } {
+    const narrow = new Set<string>();
+    const wide = new Set<string>();
+    for (const voice of this.voices.values()) {
+      if (voice.workers.has(worker)) narrow.add(voice.key);
+      if (voice.wideWorkers.has(worker)) wide.add(voice.key);
+    }
+    return { narrow, wide };
+  }
+
+  /** Copies of voices over the workers, one per voice a worker holds (EngineStats `loadedVoices`). */
+  loadedVoiceCopies(): number {
+    return this.loadedVoices().reduce((sum, voice) => sum + voice.workers.size, 0);
   }
 
   /** The worker is about to hold a session of it (a job that loads it was sent). */

@@ -17,10 +17,10 @@ import {
   type Dispatch,
   type EnginePoolOptions,
   type VoiceUnloaded,
-} from './engine-pool';
-import type { EngineSynthesisRequest, LoadedVoiceDetail } from './piper-engine';
+} from '../engine-pool';
+import type { EngineSynthesisRequest, LoadedVoiceDetail } from '../piper-engine';
 import { estimateSessionBytes, SESSION_BYTES_PER_MODEL_BYTE, VoiceBudget } from './voice-budget';
-import type { VoicePaths } from './worker-protocol';
+import type { VoicePaths } from '../worker-protocol';
 
 /** `count` sentences of about 40 phonemes each. */
 function longText(count: number): string {

@@ -1,0 +1,75 @@
+/**
+ * Admission at request level: at most `maxConcurrent` requests hold a slot for their
+ * whole synthesis, at most `maxQueue` wait for one, the next is refused at once with
+ * EngineBusyError and a Retry-After estimated from how long requests have been taking.
+ */
+import { EngineBusyError } from '../engine.errors';
+import { ConcurrencyLimiter, type ReleaseSlot } from './concurrency-limiter';
+
+/** Longest Retry-After given with EngineBusyError. */
+export const MAX_RETRY_AFTER_SECONDS = 60;
+/** Weight of the latest request in the moving average of a request's time. */
+const AVERAGE_WEIGHT = 0.2;
+
+export class Admission {
+  private readonly limiter: ConcurrencyLimiter;
+  /** Moving average of a request's time from its plan to its end, for Retry-After. */
+  private averageRequestMs = 1_000;
+
+  constructor(
+    maxConcurrent: number,
+    maxQueue: number,
+    /** Workers sharing the requests' sentences. */
+    private readonly workers: number,
+  ) {
+    this.limiter = new ConcurrencyLimiter(
+      maxConcurrent,
+      maxQueue,
+      () => new EngineBusyError(this.retryAfterSeconds()),
+    );
+  }
+
+  get counts(): {
+    activeRequests: number;
+    queuedRequests: number;
+    maxConcurrentRequests: number;
+    maxQueue: number;
+  } {
+    const { active, queued, maxConcurrent, maxQueue } = this.limiter;
+    return {
+      activeRequests: active,
+      queuedRequests: queued,
+      maxConcurrentRequests: maxConcurrent,
+      maxQueue,
+    };
+  }
+
+  acquire(signal?: AbortSignal): Promise<ReleaseSlot> {
+    return this.limiter.acquire(signal);
+  }
+
+  /** A request that holds a slot finished well after `durationMs`. */
+  requestDone(durationMs: number): void {
+    this.averageRequestMs =
+      (1 - AVERAGE_WEIGHT) * this.averageRequestMs + AVERAGE_WEIGHT * durationMs;
+  }
+
+  /** Refuses every waiting and later request with `error`. */
+  close(error: Error): void {
+    this.limiter.close(error);
+  }
+
+  /** Resolves once no request holds a slot. */
+  whenIdle(): Promise<void> {
+    return this.limiter.whenIdle();
+  }
+
+  private retryAfterSeconds(): number {
+    // Requests share the workers sentence by sentence: the queue ahead drains at
+    // about `workers` requests' worth of work per average request time.
+    const { active, queued, maxConcurrent } = this.limiter;
+    const aheadMs =
+      (this.averageRequestMs * (active + queued)) / Math.min(maxConcurrent, this.workers);
+    return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Math.ceil(aheadMs / 1000)));
+  }
+}
