@@ -13,6 +13,7 @@ import { PiperEngine, type EngineSentence } from '../apps/tts-server/src/engine/
 import { encodeEvent } from '../apps/tts-server/src/wyoming/wyoming-frames';
 import { WyomingZeroconf } from '../apps/tts-server/src/wyoming/wyoming-zeroconf';
 import { freePort, listenOnLoopback, waitFor } from './support/processes';
+import { describeUnless } from './support/skips';
 import { makeModelDir, removeDir, startServer } from './support/test-server';
 import {
   audioOf,
@@ -28,14 +29,12 @@ const UNLIMITED_RATE = { RATE_LIMIT_REQUESTS: '10000', TTS_RATE_LIMIT_REQUESTS: 
 const THREE_SENTENCES =
   'The first sentence is here. The second one follows it. And a third ends it.';
 
-const available = wyomingLibraryAvailable();
-if (!available) {
-  console.warn(
-    `wyoming.e2e-spec: skipped, the wyoming client library is not at ${WYOMING_LIBRARY} ` +
-      '(../shared/peer-fixtures/wyoming beside the repository)',
-  );
-}
-const describeWithClient = available ? describe : describe.skip;
+/** Where the reference client library is absent, every test here is skipped, saying so. */
+const describeWithClient = describeUnless(
+  wyomingLibraryAvailable()
+    ? undefined
+    : `the wyoming client library is not at ${WYOMING_LIBRARY} (../shared/peer-fixtures/wyoming)`,
+);
 
 async function postPcm(url: string, body: Record<string, unknown>): Promise<Buffer> {
   const res = await fetch(`${url}/tts`, {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { WyomingServer } from '../../apps/tts-server/src/wyoming/wyoming-server.service';
+import { WyomingServerService } from '../../apps/tts-server/src/wyoming/wyoming-server.service';
 import {
   WyomingFrameParser,
   type WyomingEvent,
@@ -94,7 +94,7 @@ export function audioOf(lines: ClientLine[], step?: number): Buffer {
 
 /** Makes the app's Wyoming server listen on a free loopback port; resolves to the port. */
 export function listenWyoming(app: NestExpressApplication): Promise<number> {
-  return app.get(WyomingServer).listen(0, '127.0.0.1');
+  return app.get(WyomingServerService).listen(0, '127.0.0.1');
 }
 
 /** What the server answered raw bytes with: the events it sent, and whether it closed. */

@@ -24,7 +24,11 @@ import {
 } from './wyoming-frames';
 import { EngineStoppedError } from '../engine/engine.errors';
 import { SentenceStream } from './sentence-stream';
-import { WyomingEventError, type SpeechTarget, type WyomingSpeech } from './wyoming-speech.service';
+import {
+  WyomingEventError,
+  type SpeechTarget,
+  type WyomingSpeechService,
+} from './wyoming-speech.service';
 
 /** Samples per `audio-chunk`, as wyoming-piper sends them (about 46 ms at 22.05 kHz). */
 export const SAMPLES_PER_CHUNK = 1024;
@@ -34,11 +38,11 @@ const STREAM_LOOKAHEAD = 2;
 const SOCKET_HIGH_WATER_BYTES = 256 * 1024;
 
 export interface ConnectionOptions {
-  speech: WyomingSpeech;
+  speech: WyomingSpeechService;
   logger: Logger;
   maxEventBytes: number;
   idleTimeoutMs: number;
-  /** Metrics hooks (WyomingServer keeps the counters). */
+  /** MetricsService hooks (WyomingServerService keeps the counters). */
   onEvent: (type: string) => void;
   onError: (code: string) => void;
   onRequest: (type: string, outcome: string, seconds: number) => void;

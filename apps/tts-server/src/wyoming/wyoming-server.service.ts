@@ -20,19 +20,19 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Histogram } from 'prom-client';
 import { Settings } from '../config/settings';
-import { Metrics } from '../metrics/metrics.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { WyomingConnection } from './wyoming-connection';
 import { encodeEvent } from './wyoming-frames';
-import { WyomingSpeech } from './wyoming-speech.service';
+import { WyomingSpeechService } from './wyoming-speech.service';
 import { WyomingZeroconf } from './wyoming-zeroconf';
 
 const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 @Injectable()
-export class WyomingServer
+export class WyomingServerService
   implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown
 {
-  private readonly logger = new Logger(WyomingServer.name);
+  private readonly logger = new Logger(WyomingServerService.name);
   private server: Server | undefined;
   private readonly connections = new Set<WyomingConnection>();
   private draining = false;
@@ -43,9 +43,9 @@ export class WyomingServer
 
   constructor(
     private readonly settings: Settings,
-    private readonly speech: WyomingSpeech,
+    private readonly speech: WyomingSpeechService,
     private readonly zeroconf: WyomingZeroconf,
-    metrics: Metrics,
+    metrics: MetricsService,
   ) {
     this.events = metrics.counter('wyoming_events_total', 'Wyoming events received, by type', [
       'type',

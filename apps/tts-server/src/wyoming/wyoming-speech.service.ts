@@ -10,7 +10,7 @@ import { Injectable } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { SERVICE_VERSION } from '../common/package-version';
 import { Settings } from '../config/settings';
-import { VoiceRegistry, type VoiceEntry } from '../models/voice-registry.service';
+import { VoiceRegistryService, type VoiceEntry } from '../models/voice-registry.service';
 import { TtsService } from '../tts/tts.service';
 import type { WyomingData } from './wyoming-frames';
 
@@ -36,10 +36,10 @@ export class WyomingEventError extends Error {
 }
 
 @Injectable()
-export class WyomingSpeech {
+export class WyomingSpeechService {
   constructor(
     private readonly settings: Settings,
-    private readonly voices: VoiceRegistry,
+    private readonly voices: VoiceRegistryService,
     private readonly tts: TtsService,
   ) {}
 

@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
 import { ModelsModule } from '../models/models.module';
 import { TtsModule } from '../tts/tts.module';
-import { WyomingServer } from './wyoming-server.service';
-import { WyomingSpeech } from './wyoming-speech.service';
+import { WyomingServerService } from './wyoming-server.service';
+import { WyomingSpeechService } from './wyoming-speech.service';
 import { WyomingZeroconf } from './wyoming-zeroconf';
 
 /**
@@ -11,7 +11,7 @@ import { WyomingZeroconf } from './wyoming-zeroconf';
  */
 @Module({
   imports: [ModelsModule, TtsModule],
-  providers: [WyomingSpeech, WyomingZeroconf, WyomingServer],
-  exports: [WyomingServer],
+  providers: [WyomingSpeechService, WyomingZeroconf, WyomingServerService],
+  exports: [WyomingServerService],
 })
 export class WyomingModule {}
