@@ -58,6 +58,8 @@ COPY package.json LICENSE ./
 USER node
 VOLUME ["/models"]
 EXPOSE 5000
+# The Wyoming protocol (Home Assistant), WYOMING_PORT.
+EXPOSE 10200
 # Liveness only (the process answers HTTP); readiness (/health/ready) is for load
 # balancers and Kubernetes. The slim image has no curl, so Node's own fetch asks.
 # HOST must include the loopback interface (0.0.0.0, the default, does).

@@ -29,6 +29,32 @@ export default tseslint.config(
     },
   },
   {
+    // The libraries are plain TypeScript that a CLI, a worker and the server share:
+    // they never import an app, nor Nest, nor another library's inner files.
+    files: ['libs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@nestjs/*', '@nestjs/**'],
+              message: 'libs/ are free of Nest: put Nest code in apps/tts-server.',
+            },
+            {
+              group: ['**/apps/**', 'apps/**'],
+              message: 'libs/ never import apps/: move what both need into a library.',
+            },
+            {
+              group: ['@app/*/*', '**/libs/*/src/**'],
+              message: "Import a library through its index.ts ('@app/<lib>'), not its inner files.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // supertest and JSON.parse hand tests untyped bodies; asserting on them is the point.
     files: ['**/*.spec.ts', '**/*.e2e-spec.ts', 'test/**/*.ts'],
     rules: {

@@ -113,6 +113,7 @@ interface ComposeService {
   healthcheck?: { test?: string | string[] };
   stop_grace_period?: string;
   depends_on?: Record<string, { condition: string }>;
+  ports?: string[];
 }
 
 interface Compose {
@@ -438,13 +439,15 @@ describe('Deployment files (Dockerfile, docker-compose.yml, deploy/kubernetes)',
         ]),
       ),
       ...Object.fromEntries(
-        (service.spec!.ports ?? []).map((port) => [
-          `Service port ${port.port} targetPort`,
-          resolvePort(serverContainer, port.targetPort),
-        ]),
+        (service.spec!.ports ?? [])
+          .filter((port) => port.targetPort !== 'wyoming')
+          .map((port) => [
+            `Service port ${port.port} targetPort`,
+            resolvePort(serverContainer, port.targetPort),
+          ]),
       ),
       'prometheus.io/port': Number(podTemplate.metadata?.annotations?.['prometheus.io/port']),
-      'Dockerfile EXPOSE': Number(dockerInstruction('EXPOSE').join(' ')),
+      'Dockerfile EXPOSE': Number(dockerInstruction('EXPOSE')[0]),
       'Dockerfile ENV PORT': Number(/\bPORT=(\d+)/.exec(dockerInstruction('ENV').join(' '))?.[1]),
       'Dockerfile HEALTHCHECK default': Number(
         /process\.env\.PORT \|\| (\d+)/.exec(dockerHealthcheck)?.[1],
@@ -458,7 +461,39 @@ describe('Deployment files (Dockerfile, docker-compose.yml, deploy/kubernetes)',
     const everyPort = Object.fromEntries(Object.keys(ports).map((place) => [place, 5000]));
     expect(configuredPort).toBe(5000);
     expect(ports).toEqual(everyPort);
-    expect(serverContainer.ports?.map((port) => port.containerPort)).toEqual([configuredPort]);
+    expect(
+      serverContainer.ports
+        ?.filter(({ name }) => name !== 'wyoming')
+        .map((port) => port.containerPort),
+    ).toEqual([configuredPort]);
+  });
+
+  it('every Wyoming port agrees with WYOMING_PORT, and docker-compose publishes it', () => {
+    const wyomingPort = Number(configMap.data?.WYOMING_PORT ?? defaults.WYOMING_PORT);
+    const service = theOne('Service', 'piper-tts');
+    const servicePort = service.spec!.ports?.find(({ targetPort }) => targetPort === 'wyoming');
+    const ports: Record<string, number | undefined> = {
+      'deployment containerPort wyoming': resolvePort(serverContainer, 'wyoming'),
+      'Service port wyoming': servicePort?.port,
+      'Service port wyoming targetPort': resolvePort(serverContainer, servicePort?.targetPort),
+      'Dockerfile EXPOSE (second)': Number(dockerInstruction('EXPOSE')[1]),
+      'docker-compose.yml tts WYOMING_PORT': Number(
+        composeServerEnvironment.WYOMING_PORT ?? defaults.WYOMING_PORT,
+      ),
+      'docker-compose.yml lb published': Number(
+        compose.services.lb?.ports?.find((port) => port.endsWith(`:${wyomingPort}`))?.split(':')[0],
+      ),
+      'haproxy.cfg wyoming bind': Number(haproxySetting(/frontend wyoming[^]*?bind :(\d+)/)[1]),
+      'haproxy.cfg wyoming server-template': Number(
+        haproxySetting(/server-template tts-wyoming- \d+ [^:\s]+:(\d+)/)[1],
+      ),
+    };
+    expect(wyomingPort).toBe(10200);
+    expect(ports).toEqual(Object.fromEntries(Object.keys(ports).map((place) => [place, 10200])));
+    // The Wyoming backend is routed by the HTTP readiness check, on the HTTP port.
+    expect(haproxySetting(/backend tts-wyoming[^]*?check port (\d+)/)[1]).toBe(
+      String(configuredPort),
+    );
   });
 
   describe('settings', () => {

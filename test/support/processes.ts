@@ -202,6 +202,9 @@ export async function startBuiltServer(
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: 'warn',
+      // Off unless a spec or benchmark asks for it: servers started side by side would
+      // all claim the default port 10200.
+      WYOMING_PORT: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

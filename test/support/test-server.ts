@@ -42,7 +42,15 @@ export async function startServer(
 ): Promise<NestExpressApplication> {
   const moduleRef = await Test.createTestingModule({
     imports: [
-      AppModule.forRoot({ WORKERS: '1', WORKER_THREADS: '1', LOG_LEVEL: 'error', ...settings }),
+      // Wyoming off unless asked for (servers started side by side would all claim 10200);
+      // test/wyoming.e2e-spec.ts listens on a free loopback port instead.
+      AppModule.forRoot({
+        WORKERS: '1',
+        WORKER_THREADS: '1',
+        LOG_LEVEL: 'error',
+        WYOMING_PORT: '0',
+        ...settings,
+      }),
     ],
   }).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({

@@ -22,6 +22,7 @@ import { RedisConnection } from './redis/redis-connection';
 import { RedisModule } from './redis/redis.module';
 import { TtsModule } from './tts/tts.module';
 import { WebModule } from './web/web.module';
+import { WyomingModule } from './wyoming/wyoming.module';
 
 /**
  * The TTS server: feature modules wired by dependency injection, and the cross-cutting
@@ -51,6 +52,7 @@ export class AppModule {
         HealthModule,
         AdminModule,
         WebModule,
+        WyomingModule,
       ],
       providers: [
         EngineWarmupService,

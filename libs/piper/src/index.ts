@@ -11,4 +11,5 @@ export * from './onnx-envelope';
 export * from './piper-voice';
 export { EspeakPhonemizer } from './phonemize/espeak-phonemizer';
 export { phonemizeText, type PhonemizeOptions } from './phonemize/phonemize';
+export { splitClauses, type Clause, type ClauseSplitOptions } from './phonemize/clause-splitter';
 export * from './voice-builder';

@@ -351,6 +351,51 @@ export class Settings {
   })
   OPENAI_VOICE_MAP: Record<string, string> = {};
 
+  /**
+   * TCP port of the Wyoming protocol (Home Assistant's text-to-speech protocol), at HOST;
+   * 10200 is Home Assistant's convention; 0 turns it off.
+   */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  WYOMING_PORT = 10200;
+
+  /** Announce the Wyoming service over mDNS (`_wyoming._tcp`) for Home Assistant to find. */
+  @Transform(toBoolean)
+  @IsBoolean()
+  WYOMING_ZEROCONF = false;
+
+  /** Instance name of the mDNS announcement; default `piper-<host name>`. */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9 _.-]{0,62}$/, {
+    message: 'WYOMING_ZEROCONF_NAME must be 1 to 63 letters, digits, spaces, "_", "." or "-"',
+  })
+  WYOMING_ZEROCONF_NAME?: string;
+
+  /** Wyoming connections open at once; one more is sent an error event and closed. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  WYOMING_MAX_CONNECTIONS = 100;
+
+  /**
+   * A Wyoming connection that sends nothing for this long while none of its syntheses
+   * runs (an idle client, or half an event and a stall) is closed.
+   */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(100)
+  WYOMING_IDLE_TIMEOUT_MS = 60_000;
+
+  /** Largest header line, data and payload of one Wyoming event, each (beyond: error, close). */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1024)
+  @Max(64 * 1024 * 1024)
+  WYOMING_MAX_EVENT_BYTES = 1024 * 1024;
+
   @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
 
@@ -390,7 +435,13 @@ export class Settings {
 
 /** Names of the variables this server reads (unknown variables are ignored). */
 const SETTING_NAMES = new Set(
-  Object.keys(new Settings()).concat('DEFAULT_MODEL', 'CACHE_DIR', 'REDIS_URL', 'ADMIN_API_KEY'),
+  Object.keys(new Settings()).concat(
+    'DEFAULT_MODEL',
+    'CACHE_DIR',
+    'REDIS_URL',
+    'ADMIN_API_KEY',
+    'WYOMING_ZEROCONF_NAME',
+  ),
 );
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The server's PiperEngine: EnginePool configured from Settings. The pool's workers
- * start when `start()` is called (at boot, by EngineWarmup, with the default voice to
+ * start when `start()` is called (at boot, by EngineWarmupService, with the default voice to
  * pin, then PRELOAD_VOICES to preload) and stop in the application's shutdown hook,
  * after in-flight requests have had SHUTDOWN_TIMEOUT_MS to finish. The loaded voices
  * are bounded by MAX_LOADED_VOICES and VOICE_MEMORY_MB (engine/pool/voice-budget.ts).
@@ -9,7 +9,7 @@ import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/comm
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { Settings } from '../config/settings';
-import { Metrics } from '../metrics/metrics.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { EnginePool, type VoiceIdentity, type VoicePaths } from './engine-pool';
 import {
   PiperEngine,
@@ -27,7 +27,7 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
 
   constructor(
     private readonly settings: Settings,
-    private readonly metrics: Metrics,
+    private readonly metrics: MetricsService,
   ) {
     super();
     const evictions = metrics.counter(

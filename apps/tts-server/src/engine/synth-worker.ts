@@ -2,7 +2,7 @@
  * Entry of a synthesis worker: a child process started by EnginePool with
  * `child_process.fork`, speaking the protocol of worker-protocol.ts over IPC.
  *
- * Loading a voice costs over ten times one synthesis (../shared/PIPER_CONTRACT.md §8),
+ * Loading a voice costs over ten times one synthesis (docs/PIPER.md §8),
  * so a worker lives long and keeps the voices it has loaded, by model path and revision,
  * until the pool unloads one (its memory budget, a retired voice). It runs
  * one job at a time (its onnxruntime session already uses the worker's share of the

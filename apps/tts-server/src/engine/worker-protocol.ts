@@ -2,7 +2,7 @@
  * Messages between EnginePool (parent) and synth-worker (child). They cross the IPC
  * channel with `serialization: 'advanced'` (V8's structured clone), so a sentence's
  * Int16Array PCM travels as binary: about 4 ms for 3.3 s of audio against about 50 ms
- * as JSON (../shared/PIPER_CONTRACT.md §8).
+ * as JSON (docs/PIPER.md §8).
  *
  * The pool schedules sentences, not requests (see sentence-scheduler.ts): a request is
  * first planned by one worker (`plan`: options checked, text phonemized and cut into

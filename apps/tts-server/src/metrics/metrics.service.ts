@@ -129,9 +129,3 @@ export class MetricsService {
     if (audioSeconds > 0) this.realTimeFactor.observe({ voice }, wallSeconds / audioSeconds);
   }
 }
-
-/**
- * @deprecated The class's former name, kept only for `engine/pool-piper-engine.ts`
- * until the engine's rewrite imports `MetricsService`; remove it then.
- */
-export { MetricsService as Metrics };
