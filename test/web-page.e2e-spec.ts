@@ -339,7 +339,7 @@ describe('Web page', () => {
       expect(await message.textContent()).toMatch(
         new RegExp(
           `^The text is too long for this server: text is ${text.length} characters long; ` +
-            `the limit is ${MAX_TEXT_LENGTH}\\. Shorten it and try again\\. \\(request [\\w-]+\\)$`,
+            `the limit is ${MAX_TEXT_LENGTH} \\(MAX_TEXT_LENGTH\\)\\. Shorten it and try again\\. \\(request [\\w-]+\\)$`,
         ),
       );
       expect(await page.locator('#stats').textContent()).toBe('');
@@ -449,6 +449,8 @@ describeInChromium('Web page under a rate limit', () => {
     const page = await openPageIn(server.browser(), server.url());
     await page.getByRole('button', { name: 'Speak' }).click();
     await page.locator('#stats [data-stat="duration"]').waitFor();
+    // Another text: a cache hit would not spend the synthesis budget.
+    await page.getByLabel('Text').fill('Another sentence to speak.');
     await page.getByRole('button', { name: 'Speak' }).click();
     await page.getByRole('alert').filter({ hasText: /./ }).waitFor();
     expect(await page.getByRole('alert').textContent()).toMatch(

@@ -5,8 +5,9 @@
  * one line on stderr and a non-zero exit code.
  */
 import { Command } from 'commander';
+import { DomainError } from '@app/errors';
 import { PiperError } from '@app/piper';
-import { VoiceCatalogueError, VoiceNotInCatalogueError } from '@app/voice-catalogue';
+import { VoiceNotInCatalogueError } from '@app/voice-catalogue';
 import { processIo, type CliIo } from './cli-io';
 import { addMakeBenchVoiceCommand } from './commands/make-bench-voice.command';
 import { addMakeTestVoiceCommand } from './commands/make-test-voice.command';
@@ -52,7 +53,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
 }
 
 function oneLine(error: unknown): string {
-  if (error instanceof PiperError || error instanceof VoiceCatalogueError) return error.message;
+  if (error instanceof DomainError) return error.message;
   const code = (error as NodeJS.ErrnoException).code;
   const message = error instanceof Error ? error.message : String(error);
   return (code ? `${code}: ` : '') + message.split('\n')[0];

@@ -1,5 +1,6 @@
 /**
- * The server's own domain errors (not the engine's: those extend PiperError). Like every
+ * The server's own domain errors (the engine library's extend PiperError; the worker
+ * pool's, in engine/engine.errors.ts, extend ServerError too). Like every
  * domain error they know nothing of HTTP; common/http-errors.ts maps each code to a
  * status in one table.
  */

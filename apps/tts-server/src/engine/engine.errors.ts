@@ -1,11 +1,12 @@
 /**
- * Errors of the worker pool. Like the engine's own errors they know nothing of HTTP;
- * the exception filter maps their `code` to a status.
+ * Errors of the worker pool: the server's (ServerError), not the engine library's
+ * (PiperError, which a worker reports by its code). Like every domain error they know
+ * nothing of HTTP; common/http-errors.ts maps their `code` to a status.
  */
-import { PiperError } from '@app/piper';
+import { ServerError } from '../common/server-errors';
 
 /** Every concurrency slot and queue place is taken: try again later (503). */
-export class EngineBusyError extends PiperError {
+export class EngineBusyError extends ServerError {
   readonly code = 'ENGINE_BUSY';
 
   constructor(readonly retryAfterSeconds: number) {
@@ -14,7 +15,7 @@ export class EngineBusyError extends PiperError {
 }
 
 /** A synthesis ran past SYNTH_TIMEOUT_MS; its worker was killed and replaced (504). */
-export class SynthesisTimeoutError extends PiperError {
+export class SynthesisTimeoutError extends ServerError {
   readonly code = 'SYNTHESIS_TIMEOUT';
 
   constructor(readonly timeoutMs: number) {
@@ -23,7 +24,7 @@ export class SynthesisTimeoutError extends PiperError {
 }
 
 /** The worker running this request died (crash, killed, out of memory); it is replaced (502). */
-export class WorkerCrashedError extends PiperError {
+export class WorkerCrashedError extends ServerError {
   readonly code = 'WORKER_CRASHED';
 
   constructor(detail: string) {
@@ -32,7 +33,7 @@ export class WorkerCrashedError extends PiperError {
 }
 
 /** The pool is shutting down and accepts no new work (503). */
-export class EngineStoppedError extends PiperError {
+export class EngineStoppedError extends ServerError {
   readonly code = 'ENGINE_STOPPED';
 
   constructor() {
@@ -44,7 +45,7 @@ export class EngineStoppedError extends PiperError {
  * An engine error raised inside a worker and carried to the parent by its code and
  * message (class identity does not survive a process boundary).
  */
-export class WorkerReportedError extends PiperError {
+export class WorkerReportedError extends ServerError {
   constructor(
     readonly code: string,
     message: string,

@@ -129,7 +129,10 @@
       case 400:
         if (error.code === 'TEXT_TOO_LONG') {
           text = `The text is too long for this server: ${error.message}. Shorten it and try again.`;
-        } else if (error.code === 'TEXT_EMPTY' || /text should not be empty/.test(error.message)) {
+        } else if (
+          error.code === 'TEXT_EMPTY' ||
+          /text should not be empty|text must be a string of 1 to/.test(error.message)
+        ) {
           text = 'There is no text to speak. Type something first.';
         } else {
           text = `The server could not use this request: ${error.message}.`;
