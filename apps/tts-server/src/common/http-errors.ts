@@ -41,6 +41,11 @@ export class RangeNotSatisfiableError extends PiperError {
   }
 }
 
+/** A POST /tts asking for timestamps, captions and streaming in a way that cannot be answered (400). */
+export class TimestampsRequestError extends PiperError {
+  readonly code = 'TIMESTAMPS_REQUEST_INVALID';
+}
+
 /** HTTP status for each domain error code; unknown codes are server errors. */
 export const STATUS_BY_ERROR_CODE: Readonly<Record<string, HttpStatus>> = {
   API_KEY_MISSING: HttpStatus.UNAUTHORIZED,
@@ -60,6 +65,9 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, HttpStatus>> = {
   TEXT_TOO_LONG: HttpStatus.BAD_REQUEST,
   RANGE_NOT_SATISFIABLE: HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
   SYNTHESIS_OPTION_INVALID: HttpStatus.BAD_REQUEST,
+  TIMESTAMPS_REQUEST_INVALID: HttpStatus.BAD_REQUEST,
+  // The voice exists, but its network gives no durations to time anything with.
+  ALIGNMENTS_UNAVAILABLE: HttpStatus.UNPROCESSABLE_ENTITY,
   SPEAKER_NOT_FOUND: HttpStatus.NOT_FOUND,
   VOICE_NOT_FOUND: HttpStatus.NOT_FOUND,
   // Removed from MODEL_DIR between the request's arrival and its voice's load.
