@@ -109,7 +109,8 @@ export class WyomingSpeechService {
         format: 'pcm',
         stream: true,
       },
-      signal,
+      // No rate-limit client: the Wyoming port has no per-client budgets.
+      { clientGone: signal },
     );
     return response.file.getStream();
   }
