@@ -77,3 +77,17 @@ export class PhonemizerError extends PiperError {
 export class InferenceError extends PiperError {
   readonly code = 'INFERENCE_FAILED';
 }
+
+/**
+ * Timestamps were asked of a voice whose network does not give its durations: it has
+ * no single `Ceil` node whose output could be made a graph output (docs/PIPER.md §5).
+ */
+export class AlignmentsUnavailableError extends PiperError {
+  readonly code = 'ALIGNMENTS_UNAVAILABLE';
+
+  constructor(readonly voice: string) {
+    super(
+      `voice ${voice} cannot give timestamps: its network has no single Ceil node (per-phoneme durations) to read them from`,
+    );
+  }
+}

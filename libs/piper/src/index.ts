@@ -13,3 +13,4 @@ export { EspeakPhonemizer } from './phonemize/espeak-phonemizer';
 export { phonemizeText, type PhonemizeOptions } from './phonemize/phonemize';
 export { splitClauses, type Clause, type ClauseSplitOptions } from './phonemize/clause-splitter';
 export * from './voice-builder';
+export * from './alignment';

@@ -9,6 +9,12 @@ export interface PhonemeIdResult {
   phonemeIds: number[];
   /** Distinct phonemes that had no ids, in order of first appearance. */
   missingPhonemes: string[];
+  /**
+   * How many of `phonemeIds` each phoneme gave, pads included: one entry for `^` (with
+   * its pad), one per phoneme (0 for a missing one), one for `$`. What an alignment
+   * needs to sum the network's per-id durations into per-phoneme ones (piper1-gpl).
+   */
+  phonemeIdCounts: number[];
 }
 
 export function phonemesToIds(
@@ -18,6 +24,7 @@ export function phonemesToIds(
   const idMap = config.phonemeIdMap;
   const padIds = idMap[PAD];
   const phonemeIds: number[] = [...idMap[BOS], ...padIds];
+  const phonemeIdCounts: number[] = [phonemeIds.length];
   const missing = new Set<string>();
 
   const append = (phoneme: string): void => {
@@ -31,12 +38,15 @@ export function phonemesToIds(
   };
 
   for (const phoneme of phonemes) {
+    const before = phonemeIds.length;
     const substitutes = Object.hasOwn(config.phonemeMap, phoneme)
       ? config.phonemeMap[phoneme]
       : undefined;
     if (substitutes) substitutes.forEach(append);
     else append(phoneme);
+    phonemeIdCounts.push(phonemeIds.length - before);
   }
   phonemeIds.push(...idMap[EOS]);
-  return { phonemeIds, missingPhonemes: [...missing] };
+  phonemeIdCounts.push(idMap[EOS].length);
+  return { phonemeIds, missingPhonemes: [...missing], phonemeIdCounts };
 }

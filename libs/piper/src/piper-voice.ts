@@ -4,8 +4,17 @@
  * (docs/PIPER.md §3–§6).
  */
 import { basename } from 'node:path';
+import { textWords } from './alignment/text-words';
+import {
+  sentenceTimestamps,
+  textTimestamps,
+  type SentenceTimestamps,
+  type TextTimestamps,
+} from './alignment/timestamps';
+import { labelSentenceWords, type SentenceWords } from './alignment/word-labels';
 import { concatPcm, floatToPcm16 } from './audio';
 import {
+  AlignmentsUnavailableError,
   EmptyTextError,
   InvalidSynthesisOptionError,
   SpeakerNotFoundError,
@@ -47,6 +56,11 @@ export interface SynthesisOptions {
   firstSentenceClauseSplitPhonemes?: number;
   /** Stops between sentences: the remaining sentences are not synthesized. */
   signal?: AbortSignal;
+  /**
+   * Word and phoneme timings from the network's durations; the audio is the same.
+   * AlignmentsUnavailableError for a network without them (`hasAlignments`).
+   */
+  timestamps?: boolean;
 }
 
 /** One synthesized sentence, as a streaming caller receives it. */
@@ -60,12 +74,16 @@ export interface SentenceAudio {
   speechSamples: number;
   sampleRate: number;
   inferenceMs: number;
+  /** With `timestamps`: in samples from this sentence's start. */
+  timestamps?: SentenceTimestamps;
 }
 
 export interface SynthesisResult {
   pcm: Int16Array;
   sampleRate: number;
   sentences: Omit<SentenceAudio, 'pcm'>[];
+  /** With `timestamps`: every word and phoneme, in seconds of `pcm`. */
+  timestamps?: TextTimestamps;
 }
 
 /** Bounds that keep one request from asking for unbounded memory or nonsense audio. */
@@ -133,6 +151,16 @@ export class PiperVoice {
     return this.config.sampleRate;
   }
 
+  /** Whether the network gives its per-id durations, which timestamps need. */
+  get hasAlignments(): boolean {
+    return this.model.durationsOutput !== undefined;
+  }
+
+  /** Samples per network frame: the graph's upsampling, else the config's `hop_length`. */
+  get hopLength(): number {
+    return this.model.upsampleHop ?? this.config.hopLength;
+  }
+
   /** Text to phonemes grouped by sentence (§3). */
   phonemize(text: string): string[][] {
     return phonemizeText(
@@ -195,8 +223,11 @@ export class PiperVoice {
     for (const [index, phonemes] of plan.sentences.entries()) {
       if (options.signal?.aborted) return;
       const phonemeIds = this.phonemesToIds(phonemes);
-      const audio = await this.speakSentence(phonemeIds, plan);
-      yield { index, phonemes, phonemeIds, ...audio, sampleRate: this.sampleRate };
+      const { phonemeIdSamples, ...audio } = await this.speakSentence(phonemeIds, plan);
+      const timestamps = phonemeIdSamples
+        ? this.timestampsOf(phonemes, phonemeIdSamples, audio.speechSamples, plan.words?.[index])
+        : undefined;
+      yield { index, phonemes, phonemeIds, ...audio, sampleRate: this.sampleRate, timestamps };
     }
   }
 
@@ -204,10 +235,24 @@ export class PiperVoice {
   async synthesizeAll(text: string, options: SynthesisOptions = {}): Promise<SynthesisResult> {
     const chunks: SentenceAudio[] = [];
     for await (const chunk of this.synthesize(text, options)) chunks.push(chunk);
+    let offsetSamples = 0;
+    const placed = chunks.map((chunk) => {
+      const offset = offsetSamples;
+      offsetSamples += chunk.pcm.length;
+      return { timestamps: chunk.timestamps, offsetSamples: offset };
+    });
     return {
       pcm: concatPcm(chunks.map((chunk) => chunk.pcm)),
       sampleRate: this.sampleRate,
       sentences: chunks.map(({ pcm: _pcm, ...sentence }) => sentence),
+      timestamps: options.timestamps
+        ? textTimestamps(
+            placed.flatMap(({ timestamps, offsetSamples: offset }) =>
+              timestamps ? [{ timestamps, offsetSamples: offset }] : [],
+            ),
+            this.sampleRate,
+          )
+        : undefined,
     };
   }
 
@@ -255,7 +300,38 @@ export class PiperVoice {
     if (splitAbove !== undefined && sentences[0].length > splitAbove) {
       sentences.splice(0, 1, ...splitAtClauses(sentences[0]));
     }
-    return { ...settings, sentences };
+    const words = settings.timestamps ? this.wordsOf(text, sentences) : undefined;
+    return { ...settings, sentences, words };
+  }
+
+  /** Which word of `text` each phoneme of these sentences speaks (alignment/word-labels.ts). */
+  wordsOf(text: string, sentences: readonly (readonly string[])[]): SentenceWords[] {
+    const words = textWords(text, this.config.espeakVoice);
+    const isolated =
+      this.phonemizer && this.config.phonemeType === 'espeak'
+        ? this.phonemizer.phonemizeWords(
+            words.map((word) => word.text),
+            this.config.espeakVoice,
+          )
+        : words.map((word) => Array.from(word.text.normalize('NFD')));
+    return labelSentenceWords(sentences, words, isolated);
+  }
+
+  /** One sentence's timings from the network's samples per id (alignment/timestamps.ts). */
+  timestampsOf(
+    phonemes: readonly string[],
+    phonemeIdSamples: ArrayLike<number>,
+    speechSamples: number,
+    words?: SentenceWords,
+  ): SentenceTimestamps {
+    const { phonemeIdCounts } = phonemesToIds(phonemes, this.config);
+    return sentenceTimestamps({
+      phonemes,
+      phonemeIdCounts,
+      phonemeIdSamples,
+      speechSamples,
+      words,
+    });
   }
 
   /** The options checked (typed errors) and resolved over the voice's defaults. */
@@ -273,10 +349,13 @@ export class PiperVoice {
       0,
     );
     const speakerId = this.resolveSpeakerId(options.speaker);
+    const timestamps = options.timestamps === true;
+    if (timestamps && !this.hasAlignments) throw new AlignmentsUnavailableError(this.name);
     return {
       scales,
       volume,
       speakerId,
+      timestamps,
       // Python's int(): truncation, so 0.5 s at 22050 Hz is exactly 11025 samples.
       silenceSamples: Math.trunc(silenceSeconds * this.sampleRate),
     };
@@ -290,9 +369,28 @@ export class PiperVoice {
   async speakSentence(
     phonemeIds: number[],
     settings: SentenceSettings,
-  ): Promise<{ pcm: Int16Array; speechSamples: number; inferenceMs: number }> {
+  ): Promise<{
+    pcm: Int16Array;
+    speechSamples: number;
+    inferenceMs: number;
+    /** With `settings.timestamps`: the network's samples per id (frames × hop). */
+    phonemeIdSamples?: number[];
+  }> {
     const started = performance.now();
-    const audio = await this.model.infer(phonemeIds, settings.scales, settings.speakerId);
+    let audio: Float32Array;
+    let phonemeIdSamples: number[] | undefined;
+    if (settings.timestamps) {
+      const run = await this.model.inferWithDurations(
+        phonemeIds,
+        settings.scales,
+        settings.speakerId,
+      );
+      audio = run.audio;
+      const hop = this.hopLength;
+      phonemeIdSamples = Array.from(run.frames, (frames) => Math.max(0, frames) * hop);
+    } else {
+      audio = await this.model.infer(phonemeIds, settings.scales, settings.speakerId);
+    }
     const inferenceMs = performance.now() - started;
     const speech = floatToPcm16(audio, settings.volume);
     let pcm = speech;
@@ -300,7 +398,7 @@ export class PiperVoice {
       pcm = new Int16Array(speech.length + settings.silenceSamples);
       pcm.set(speech);
     }
-    return { pcm, speechSamples: speech.length, inferenceMs };
+    return { pcm, speechSamples: speech.length, inferenceMs, phonemeIdSamples };
   }
 }
 
@@ -311,11 +409,15 @@ export interface SentenceSettings {
   speakerId: number | undefined;
   /** Silence after each sentence, in samples. */
   silenceSamples: number;
+  /** Fetch the network's durations with the audio (SynthesisOptions.timestamps). */
+  timestamps: boolean;
 }
 
 /** A synthesis before it speaks: its settings and the sentences, in order, as phonemes. */
 export interface SynthesisPlan extends SentenceSettings {
   sentences: string[][];
+  /** With `timestamps`: each sentence's words and which phoneme speaks which. */
+  words?: SentenceWords[];
 }
 
 /** Pieces of a sentence cut after each clause terminator (`,` `:` `;` and its space, §3 rule 4). */

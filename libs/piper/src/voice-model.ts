@@ -4,8 +4,9 @@
  * only in multi-speaker voices, `sid`; output `output` in either published shape,
  * flattened.
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
+import { withDurationsOutput } from './alignment/duration-output';
 import { InferenceError, VoiceModelError } from './errors';
 
 export interface VoiceModelOptions {
@@ -21,6 +22,13 @@ export interface InferenceScales {
 
 const REQUIRED_INPUTS = ['input', 'input_lengths', 'scales'] as const;
 
+/** One run's audio and, when asked for, the network's frames per phoneme id. */
+export interface InferenceWithDurations {
+  audio: Float32Array;
+  /** `w_ceil`: frames (a whole number each) per id, in the order of the ids. */
+  frames: Float32Array;
+}
+
 export class VoiceModel {
   private constructor(
     readonly modelPath: string,
@@ -28,6 +36,10 @@ export class VoiceModel {
     /** Whether the network takes a speaker id (`sid`). */
     readonly hasSpeakerInput: boolean,
     private readonly outputName: string,
+    /** The graph output with frames per id (docs/PIPER.md §5), when the network has one. */
+    readonly durationsOutput: string | undefined,
+    /** Samples per frame from the graph's upsampling, when it has ConvTranspose nodes. */
+    readonly upsampleHop: number | undefined,
   ) {}
 
   static async load(modelPath: string, options: VoiceModelOptions = {}): Promise<VoiceModel> {
@@ -39,8 +51,14 @@ export class VoiceModel {
       throw new VoiceModelError(modelPath, 'file not found', { cause: error });
     }
     let session: ort.InferenceSession;
+    let network: ReturnType<typeof withDurationsOutput>;
     try {
-      session = await ort.InferenceSession.create(modelPath, {
+      network = withDurationsOutput(await readFile(modelPath));
+    } catch (error) {
+      throw new VoiceModelError(modelPath, 'file not readable', { cause: error });
+    }
+    try {
+      session = await ort.InferenceSession.create(network.model, {
         executionProviders: ['cpu'],
         intraOpNumThreads: options.intraOpThreads ?? 0,
         // One sentence is one sequential graph: inter-op parallelism only adds threads.
@@ -64,7 +82,18 @@ export class VoiceModel {
       );
     }
     const outputName = session.outputNames.includes('output') ? 'output' : session.outputNames[0];
-    return new VoiceModel(modelPath, session, session.inputNames.includes('sid'), outputName);
+    const durationsOutput =
+      network.durationsOutput !== undefined && session.outputNames.includes(network.durationsOutput)
+        ? network.durationsOutput
+        : undefined;
+    return new VoiceModel(
+      modelPath,
+      session,
+      session.inputNames.includes('sid'),
+      outputName,
+      durationsOutput,
+      network.upsampleHop,
+    );
   }
 
   /**
@@ -76,6 +105,41 @@ export class VoiceModel {
     scales: InferenceScales,
     speakerId?: number,
   ): Promise<Float32Array> {
+    const results = await this.run(phonemeIds, scales, speakerId, [this.outputName]);
+    return this.audioOf(results);
+  }
+
+  /**
+   * Runs the network once and also fetches its durations output: the same run, the same
+   * audio (one more tensor read out of it). Only for a network that has the output.
+   */
+  async inferWithDurations(
+    phonemeIds: readonly number[],
+    scales: InferenceScales,
+    speakerId?: number,
+  ): Promise<InferenceWithDurations> {
+    const durationsOutput = this.durationsOutput;
+    if (durationsOutput === undefined) {
+      throw new InferenceError(`${this.modelPath}: the network has no durations output`);
+    }
+    const results = await this.run(phonemeIds, scales, speakerId, [
+      this.outputName,
+      durationsOutput,
+    ]);
+    const durations = results[durationsOutput];
+    const frames =
+      durations.data instanceof Float32Array
+        ? durations.data
+        : Float32Array.from(durations.data as ArrayLike<number>, Number);
+    return { audio: this.audioOf(results), frames };
+  }
+
+  private async run(
+    phonemeIds: readonly number[],
+    scales: InferenceScales,
+    speakerId: number | undefined,
+    fetches: string[],
+  ): Promise<ort.InferenceSession.OnnxValueMapType> {
     const count = phonemeIds.length;
     const ids = new BigInt64Array(count);
     for (let i = 0; i < count; i++) ids[i] = BigInt(phonemeIds[i]);
@@ -91,14 +155,16 @@ export class VoiceModel {
     if (this.hasSpeakerInput) {
       feeds.sid = new ort.Tensor('int64', BigInt64Array.of(BigInt(speakerId ?? 0)), [1]);
     }
-    let results: ort.InferenceSession.OnnxValueMapType;
     try {
-      results = await this.session.run(feeds, [this.outputName]);
+      return await this.session.run(feeds, fetches);
     } catch (error) {
       throw new InferenceError(`inference failed for ${this.modelPath}: ${firstLine(error)}`, {
         cause: error,
       });
     }
+  }
+
+  private audioOf(results: ort.InferenceSession.OnnxValueMapType): Float32Array {
     const output = results[this.outputName];
     if (output.type !== 'float32') {
       throw new InferenceError(`${this.modelPath}: output is ${output.type}, expected float32`);

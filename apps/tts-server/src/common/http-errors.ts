@@ -67,6 +67,9 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<ErrorCode, HttpStatus>> = {
   TEXT_TOO_LONG: HttpStatus.BAD_REQUEST,
   RANGE_NOT_SATISFIABLE: HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
   SYNTHESIS_OPTION_INVALID: HttpStatus.BAD_REQUEST,
+  TIMESTAMPS_REQUEST_INVALID: HttpStatus.BAD_REQUEST,
+  // The voice exists, but its network gives no durations to time anything with.
+  ALIGNMENTS_UNAVAILABLE: HttpStatus.UNPROCESSABLE_ENTITY,
   SPEAKER_NOT_FOUND: HttpStatus.NOT_FOUND,
   VOICE_NOT_FOUND: HttpStatus.NOT_FOUND,
   // Removed from MODEL_DIR between the request's arrival and its voice's load.

@@ -134,3 +134,8 @@ export class RequestValidationError extends ServerError {
     super(messages.join('; '));
   }
 }
+
+/** A POST /tts asking for timestamps, captions and streaming in a way that cannot be answered (400). */
+export class TimestampsRequestError extends ServerError {
+  readonly code = 'TIMESTAMPS_REQUEST_INVALID';
+}

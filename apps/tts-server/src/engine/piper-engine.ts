@@ -3,7 +3,7 @@
  * runs @app/piper in long-lived worker subprocesses under a concurrency limiter
  * (EnginePool); controllers and services depend only on this contract.
  */
-import type { SynthesisOptions } from '@app/piper';
+import type { SentenceWords, SynthesisOptions } from '@app/piper';
 
 /** A voice as the registry knows it: the network and its config. */
 export interface VoicePaths {
@@ -44,6 +44,12 @@ export interface EngineSentence {
   pcm: Int16Array;
   sampleRate: number;
   inferenceMs: number;
+  /** Samples of speech at the start of `pcm` (the rest is the sentence silence). */
+  speechSamples: number;
+  /** With `options.timestamps`: the network's samples per id (PiperVoice.speakSentence). */
+  phonemeIdSamples?: number[];
+  /** With `options.timestamps`: the sentence's words, from the plan. */
+  words?: SentenceWords;
 }
 
 export interface EngineAudio {
@@ -57,6 +63,8 @@ export interface EngineAudio {
 export interface PhonemizedSentence {
   phonemes: string[];
   phonemeIds: number[];
+  /** A plan with `options.timestamps`: the words of the text this sentence speaks. */
+  words?: SentenceWords;
 }
 
 /** A voice loaded in the workers (stats, /health/detailed). */

@@ -151,7 +151,10 @@ async function plan({
   options,
 }: EngineSynthesisRequest): Promise<PhonemizedSentence[]> {
   const voice = await loadVoice({ modelPath, configPath, revision });
-  return withIds(voice, voice.plan(text, options).sentences);
+  const { sentences, words } = voice.plan(text, options);
+  return withIds(voice, sentences).map((sentence, i) =>
+    words ? { ...sentence, words: words[i] } : sentence,
+  );
 }
 
 /**
@@ -166,15 +169,18 @@ async function synthesizeSentence({
   options,
   phonemeIds,
   wide,
-}: SentenceJob): Promise<{ pcm: Int16Array; sampleRate: number; inferenceMs: number }> {
+}: SentenceJob): Promise<SentenceAudio> {
   const voice = await loadVoice({ modelPath, configPath, revision }, wide);
   warmed.add(voice);
-  const { pcm, inferenceMs } = await voice.speakSentence(
+  const { pcm, inferenceMs, speechSamples, phonemeIdSamples } = await voice.speakSentence(
     phonemeIds,
     voice.sentenceSettings(options),
   );
-  return { pcm, sampleRate: voice.sampleRate, inferenceMs };
+  return { pcm, sampleRate: voice.sampleRate, inferenceMs, speechSamples, phonemeIdSamples };
 }
+
+/** A sentence's audio as the `audio` reply carries it. */
+type SentenceAudio = Omit<Extract<WorkerReply, { type: 'audio' }>, 'type' | 'jobId' | 'rssBytes'>;
 
 function withIds(voice: PiperVoice, sentences: string[][]): PhonemizedSentence[] {
   return sentences.map((phonemes) => ({ phonemes, phonemeIds: voice.phonemesToIds(phonemes) }));

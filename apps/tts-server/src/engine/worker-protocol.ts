@@ -131,6 +131,10 @@ export type WorkerReply =
       pcm: Int16Array;
       sampleRate: number;
       inferenceMs: number;
+      /** Samples of speech in `pcm`, before the sentence silence. */
+      speechSamples: number;
+      /** With `options.timestamps`: the network's samples per phoneme id. */
+      phonemeIdSamples?: number[];
       rssBytes: number;
     }
   | { type: 'phonemes'; jobId: number; sentences: PhonemizedSentence[] }

@@ -9,6 +9,7 @@ import { AudioCacheService } from '../cache/audio-cache.service';
 import type { EngineSynthesisOptions, EngineSynthesisRequest } from '../engine/piper-engine';
 import { voicePaths, type VoiceEntry } from '../models/voice-registry.service';
 import type { SynthesizeDto } from './dto/synthesize.dto';
+import { CAPTION_FORMATS, type CaptionFormat } from './timestamps';
 
 /** A request resolved to a voice and speaker; unset parameters take the voice's defaults. */
 export interface RenderJob {
@@ -26,6 +27,22 @@ export interface RenderJob {
   stream: boolean;
   /** `inline` lets a browser play a link; default `attachment` (a download). */
   disposition?: 'attachment' | 'inline';
+  /** What is answered: the audio (default), the audio with timestamps (JSON), or captions. */
+  output?: RenderOutput;
+}
+
+export type RenderOutput = 'audio' | 'timestamps' | CaptionFormat;
+
+/** Media type and file extension of each output that is not audio. */
+const OUTPUT_FILES: Record<Exclude<RenderOutput, 'audio'>, { type: string; extension: string }> = {
+  timestamps: { type: 'application/json; charset=utf-8', extension: 'json' },
+  vtt: { type: 'text/vtt; charset=utf-8', extension: 'vtt' },
+  srt: { type: 'application/x-subrip; charset=utf-8', extension: 'srt' },
+};
+
+/** The Content-Type of an output that is not audio. */
+export function contentTypeOfOutput(output: Exclude<RenderOutput, 'audio'>): string {
+  return OUTPUT_FILES[output].type;
 }
 
 /** How a job runs and is stored. */
@@ -48,6 +65,7 @@ export function renderJobOf(
   speakerId: number,
   disposition?: RenderJob['disposition'],
 ): RenderJob {
+  const captionFormat = CAPTION_FORMATS.find((format) => format === dto.format);
   return {
     text: dto.text,
     voice,
@@ -57,15 +75,18 @@ export function renderJobOf(
     noiseW: dto.noise_w,
     sentenceSilenceSeconds: dto.sentence_silence,
     volume: dto.volume,
-    format: dto.format ?? 'wav',
+    // Captions are timed on the audio a wav request gets (every format's is the same).
+    format: captionFormat || dto.format === undefined ? 'wav' : (dto.format as AudioFormat),
     stream: dto.stream === true,
     disposition,
+    output: captionFormat ?? (dto.timestamps === true ? 'timestamps' : 'audio'),
   };
 }
 
 /** The plan of `job` for `text`, the job's text once normalized and checked. */
 export function planRender(job: RenderJob, text: string): RenderPlan {
   const { voice, speakerId, format } = job;
+  const output = job.output ?? 'audio';
   const options: EngineSynthesisOptions = {
     speaker: voice.config.numSpeakers > 1 ? speakerId : undefined,
     lengthScale: job.lengthScale ?? voice.config.inference.lengthScale,
@@ -73,6 +94,7 @@ export function planRender(job: RenderJob, text: string): RenderPlan {
     noiseW: job.noiseW ?? voice.config.inference.noiseW,
     sentenceSilenceSeconds: job.sentenceSilenceSeconds ?? 0,
     volume: job.volume ?? 1,
+    ...(output === 'audio' ? {} : { timestamps: true }),
   };
   const sampleRate = voice.config.sampleRate;
   const outputSampleRate =
@@ -89,9 +111,12 @@ export function planRender(job: RenderJob, text: string): RenderPlan {
     text,
     speakerId,
     ...options,
+    // Audio keeps the keys it always had; the other outputs are entries of their own.
+    ...(output === 'audio' ? {} : { output }),
   });
   // Both names come from the registry and the voice config, never from the request.
-  const filename = `tts_${voice.name}_${speakerId}.${fileExtensionOf(format)}`;
+  const extension = output === 'audio' ? fileExtensionOf(format) : OUTPUT_FILES[output].extension;
+  const filename = `tts_${voice.name}_${speakerId}.${extension}`;
   return {
     request: { ...voicePaths(voice), text, options },
     sampleRate,

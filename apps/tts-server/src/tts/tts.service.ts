@@ -7,18 +7,27 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { contentTypeOf, encodeAudio } from '@app/audio-formats';
+import { concatPcm } from '@app/piper';
 import { AudioCacheService, type CachedAudio } from '../cache/audio-cache.service';
 import { EmptyTextError } from '@app/piper';
 import { SynthesisBudget } from '../common/guards/rate-limit';
-import { TextTooLongError } from '../common/server-errors';
+import { TextTooLongError, TimestampsRequestError } from '../common/server-errors';
 import { Settings } from '../config/settings';
-import { PiperEngine } from '../engine/piper-engine';
+import { PiperEngine, type EngineSentence } from '../engine/piper-engine';
 import { VoiceRegistryService, type VoiceEntry } from '../models/voice-registry.service';
 import { streamAudio } from './audio-stream';
 import { CachedAudioResponse } from './cached-audio-response';
 import type { PhonemizeResponseDto } from './dto/phonemize-response.dto';
 import type { PhonemizeDto, SynthesizeDto } from './dto/synthesize.dto';
-import { planRender, renderJobOf, type RenderJob, type RenderPlan } from './render-job';
+import {
+  contentTypeOfOutput,
+  planRender,
+  renderJobOf,
+  type RenderJob,
+  type RenderPlan,
+} from './render-job';
+import { streamTimestamps } from './timestamps-stream';
+import { captions, sentenceBodies, TextOffsets } from './timestamps';
 import { resolveSpeakerId } from './speaker-id';
 
 export type { RenderJob } from './render-job';
@@ -56,6 +65,7 @@ export class TtsService {
     caller: SynthesisCaller = {},
     disposition?: RenderJob['disposition'],
   ): Promise<CachedAudioResponse> {
+    checkTimestampsRequest(dto);
     const voice = this.voice(dto.model);
     const job = renderJobOf(dto, voice, this.speakerId(voice, dto.speaker_id), disposition);
     return await this.render(job, caller);
@@ -68,7 +78,28 @@ export class TtsService {
    */
   async render(job: RenderJob, caller: SynthesisCaller = {}): Promise<CachedAudioResponse> {
     const { clientGone } = caller;
-    const plan = planRender(job, this.checkedText(job.text));
+    const text = this.checkedText(job.text);
+    const plan = planRender(job, text);
+    if (job.output === 'timestamps' && job.stream) {
+      await this.budget.spend(caller.client);
+      return CachedAudioResponse.streamed(
+        streamTimestamps(this.engine.synthesize(this.streamedRequest(plan), clientGone), {
+          job,
+          plan,
+          offsets: new TextOffsets(job.text, text),
+          onFailure: (error) => this.logStreamFailure(error),
+        }),
+        'text/event-stream; charset=utf-8',
+        'inline',
+      );
+    }
+    if (job.output !== undefined && job.output !== 'audio') {
+      const lookup = await this.cache.getOrProduce(plan.cacheKey, async () => {
+        await this.budget.spend(caller.client);
+        return this.timed(job, plan, text);
+      });
+      return CachedAudioResponse.whole(lookup.audio, plan.disposition, lookup.cache, lookup.tier);
+    }
     if (job.stream) {
       const cached = await this.cache.get(plan.cacheKey);
       if (cached) {
@@ -97,33 +128,80 @@ export class TtsService {
     };
   }
 
+  /**
+   * The audio with its timestamps as JSON, or the captions of it: the sentences as the
+   * engine returns them (each with its durations), timed where each starts in the audio.
+   */
+  private async timed(job: RenderJob, plan: RenderPlan, text: string): Promise<CachedAudio> {
+    const sentences: EngineSentence[] = [];
+    for await (const sentence of this.engine.synthesize(plan.request)) sentences.push(sentence);
+    const pcm = concatPcm(sentences.map((sentence) => sentence.pcm));
+    const { sampleRate, outputSampleRate } = plan;
+    const bodies = sentenceBodies(sentences, job.voice.config, new TextOffsets(job.text, text));
+    const durationSeconds = pcm.length / sampleRate;
+    const output = job.output === 'vtt' || job.output === 'srt' ? job.output : 'timestamps';
+    let body: Buffer;
+    if (output === 'timestamps') {
+      const audio = await encodeAudio(job.format, pcm, sampleRate, outputSampleRate);
+      body = Buffer.from(
+        JSON.stringify({
+          audio: audio.toString('base64'),
+          format: job.format,
+          sample_rate: outputSampleRate ?? sampleRate,
+          duration: durationSeconds,
+          words: bodies.flatMap((sentence) => sentence.words),
+          phonemes: bodies.flatMap((sentence) => sentence.phonemes),
+        }),
+      );
+    } else {
+      body = Buffer.from(
+        captions(
+          bodies.map((sentence) => sentence.words),
+          job.text,
+          output,
+        ),
+      );
+    }
+    return {
+      body,
+      contentType: contentTypeOfOutput(output),
+      sampleRate: outputSampleRate ?? sampleRate,
+      durationSeconds,
+    };
+  }
+
+  /** A streamed request: a long first sentence is spoken clause by clause. */
+  private streamedRequest(plan: RenderPlan): RenderPlan['request'] {
+    const { request } = plan;
+    return {
+      ...request,
+      options: {
+        ...request.options,
+        firstSentenceClauseSplitPhonemes: FIRST_CLAUSE_SPLIT_PHONEMES,
+      },
+    };
+  }
+
+  private logStreamFailure(error: unknown): void {
+    this.logger.error(
+      `Streamed synthesis failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+
   /** A stream that completes is cached whole; one the client left is not, and its synthesis stops. */
   private stream(
     job: RenderJob,
     plan: RenderPlan,
     clientGone?: AbortSignal,
   ): Promise<{ body: Readable; contentType: string }> {
-    const { request } = plan;
-    const sentences = this.engine.synthesize(
-      {
-        ...request,
-        options: {
-          ...request.options,
-          firstSentenceClauseSplitPhonemes: FIRST_CLAUSE_SPLIT_PHONEMES,
-        },
-      },
-      clientGone,
-    );
+    const sentences = this.engine.synthesize(this.streamedRequest(plan), clientGone);
     return streamAudio(sentences, {
       format: job.format,
       sampleRate: plan.sampleRate,
       outputSampleRate: plan.outputSampleRate,
       clientGone,
       onComplete: (audio) => this.cache.set(plan.cacheKey, audio),
-      onFailure: (error) =>
-        this.logger.error(
-          `Streamed synthesis failed: ${error instanceof Error ? error.message : String(error)}`,
-        ),
+      onFailure: (error) => this.logStreamFailure(error),
     });
   }
 
@@ -171,5 +249,33 @@ export class TtsService {
   /** The speaker a request names (index or name), or DEFAULT_SPEAKER, as a number. */
   speakerId(voice: VoiceEntry, requested: string | null | undefined): number {
     return resolveSpeakerId(voice, requested ?? undefined, this.settings.DEFAULT_SPEAKER);
+  }
+}
+
+/** Formats whose encoder delay shifts the audio against its timings (README: Formats). */
+const DELAYED_FORMATS = new Set(['mp3', 'aac']);
+
+/** The combinations of timestamps, captions and streaming that cannot be answered (400). */
+function checkTimestampsRequest(dto: SynthesizeDto): void {
+  const captions = dto.format === 'vtt' || dto.format === 'srt';
+  if (captions && dto.stream === true) {
+    throw new TimestampsRequestError(
+      `format ${dto.format} is a caption file, answered whole: it cannot be streamed`,
+    );
+  }
+  if (captions && dto.timestamps === true) {
+    throw new TimestampsRequestError(
+      `format ${dto.format} is captions, timed already: leave timestamps unset (timestamps give JSON with audio)`,
+    );
+  }
+  if (dto.timestamps === true && dto.stream === true && (dto.format ?? 'pcm') !== 'pcm') {
+    throw new TimestampsRequestError(
+      `streamed timestamps carry each sentence as raw 16-bit PCM next to its timings: use format pcm (or none), not ${dto.format}`,
+    );
+  }
+  if (dto.timestamps === true && dto.format !== undefined && DELAYED_FORMATS.has(dto.format)) {
+    throw new TimestampsRequestError(
+      `timestamps cannot be given with format ${dto.format}: its encoder delays the audio by about 50 ms, so the times would not fit it; use wav, pcm, flac or opus`,
+    );
   }
 }

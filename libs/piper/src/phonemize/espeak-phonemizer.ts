@@ -35,6 +35,11 @@ export interface ClausePhonemes {
 const CLAUSE_SEPARATOR = ' | ';
 const PHONEME_SEPARATOR = /_/g;
 const LANGUAGE_SWITCH = /\([^)]+\)/g;
+const WORD_SEPARATOR = '\n\n';
+
+function wordPhonemes(piece: string): string[] {
+  return Array.from(piece.replace(LANGUAGE_SWITCH, '').replace(/\s+/g, '').normalize('NFD'));
+}
 
 /**
  * The text as it is safe to hand to espeak-ng. Replaced by a space: NUL (it would end
@@ -162,6 +167,21 @@ export class EspeakPhonemizer {
     }
     if (sentence.length > 0) sentences.push(sentence);
     return sentences;
+  }
+
+  /**
+   * Each word phonemized on its own (NFD code points, no spaces), for word timestamps
+   * (alignment/word-labels.ts). One espeak-ng call for all of them: a paragraph break
+   * ends a clause in every language without a terminator's meaning, so each word comes
+   * back as one clause piece. Should the pieces not match the words one to one (a word
+   * that holds a clause break itself), each word is phonemized alone.
+   */
+  phonemizeWords(words: readonly string[], espeakVoice: string): string[][] {
+    this.useVoice(espeakVoice);
+    const cleaned = words.map((word) => sanitizeForEspeak(word).replace(/\s+/g, ' '));
+    const pieces = this.pieces(cleaned.join(WORD_SEPARATOR));
+    if (pieces.length === words.length) return pieces.map(wordPhonemes);
+    return cleaned.map((word) => wordPhonemes(this.pieces(word).join('')));
   }
 
   /** The clauses espeak-ng makes of `text` in this voice, as this phonemizer finds them. */

@@ -35,6 +35,7 @@
  */
 import { OnnxGraphBuilder, TensorElementType, attr } from './onnx-graph';
 import {
+  addDurationsNode,
   GENERATED_VOICE_HOP_LENGTH,
   GeneratedVoiceFiles,
   generatedVoiceConfig,
@@ -297,13 +298,14 @@ class BenchVoiceGraph {
   }
 
   /** Stage 3: [1, C, N] → [1, C, N·frames] with frames = Round(F·length_scale). */
-  lengthRegulator(hidden: string, channels: number, lengthScale: string): string {
+  lengthRegulator(hidden: string, channels: number, lengthScale: string, ids: string): string {
     const { g } = this;
-    const frames = g.op(
-      'Cast',
-      [g.op('Round', [g.op('Mul', [lengthScale, g.scalarFloat(BENCH_VOICE_FRAMES_PER_ID)])])],
-      { to: attr.int(TensorElementType.int64) },
-    );
+    const roundedFrames = g.op('Round', [
+      g.op('Mul', [lengthScale, g.scalarFloat(BENCH_VOICE_FRAMES_PER_ID)]),
+    ]);
+    // Piper's w_ceil (frames per id), which the engine reads for timestamps.
+    addDurationsNode(g, roundedFrames, ids);
+    const frames = g.op('Cast', [roundedFrames], { to: attr.int(TensorElementType.int64) });
     // Expand [1, C, N, 1] → [1, C, N, frames], then fold frames into time.
     const repeatShape = g.op(
       'Concat',
@@ -406,7 +408,7 @@ class BenchVoiceGraph {
 
     const channels = this.arch.hiddenChannels;
     const statistics = this.textEncoder(input, inputLengths, noiseW);
-    const frameStatistics = this.lengthRegulator(statistics, 2 * channels, lengthScale);
+    const frameStatistics = this.lengthRegulator(statistics, 2 * channels, lengthScale, input);
     const [mean, logScale] = g.addNode(
       'Split',
       [frameStatistics, g.vectorInt64([channels, channels])],

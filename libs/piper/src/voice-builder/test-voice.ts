@@ -15,6 +15,8 @@
  *   audio[p·samplesPerId + k] = 0.5 · sin(2π·f_p·k / 22050 + φ)   for 0 ≤ k < samplesPerId
  *                              and 0 where p ≥ input_lengths[0]
  *   output   float32 [1, 1, 1, N·samplesPerId]
+ *   w_ceil   Ceil(frames) for every id, [1, 1, N]: not an output of the file; the engine
+ *            makes it one for timestamps, as for a published voice (docs/PIPER.md §5)
  *
  * With the input_lengths[0] = N that Piper always feeds, the mask never applies; it is there
  * so a wrong length is audible too. The engine divides each sentence by its peak (§6), so the
@@ -28,6 +30,7 @@
  */
 import { OnnxGraphBuilder, TensorElementType, attr } from './onnx-graph';
 import {
+  addDurationsNode,
   GENERATED_VOICE_HOP_LENGTH,
   GENERATED_VOICE_SAMPLE_RATE,
   GeneratedVoiceFiles,
@@ -122,6 +125,8 @@ export function buildTestVoiceModel(speakers: number): Uint8Array {
   const frames = g.op('Round', [
     g.op('Mul', [lengthScale, g.scalarFloat(TEST_VOICE_FRAMES_PER_ID)]),
   ]);
+  // Piper's w_ceil: frames per id, made an output by the engine for timestamps.
+  addDurationsNode(g, frames, input);
   const framesInt = g.op('Cast', [frames], { to: attr.int(int64) });
   const samplesPerId = g.op('Mul', [framesInt, g.scalarInt64(TEST_VOICE_HOP_LENGTH)]);
 

@@ -3,6 +3,7 @@
  * `<name>.onnx` / `<name>.onnx.json` pair. Shared by the test and bench voices so both
  * look like a published en_US espeak voice to the engine.
  */
+import { OnnxGraphBuilder, TensorElementType, attr } from './onnx-graph';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -102,4 +103,26 @@ export async function writeVoiceFiles(
   await writeFile(modelPath, modelBytes);
   await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`, 'utf8');
   return { modelPath, configPath };
+}
+
+/**
+ * The per-id durations node of a VITS graph: `Ceil` of the frames each id lasts, shaped
+ * [1, 1, N] like Piper's `w_ceil` (docs/PIPER.md §5), which the engine makes a graph
+ * output at load time for timestamps. `frames` is the float32 scalar the graph repeats
+ * each id by, `input` the ids.
+ */
+export function addDurationsNode(g: OnnxGraphBuilder, frames: string, input: string): string {
+  const idCount = g.op('Gather', [g.op('Shape', [input]), g.scalarInt64(1)]);
+  const shape = g.op(
+    'Concat',
+    [g.vectorInt64([1, 1]), g.op('Unsqueeze', [idCount, g.vectorInt64([0])])],
+    {
+      axis: attr.int(0),
+    },
+  );
+  const perId = g.op('Expand', [
+    g.op('Cast', [frames], { to: attr.int(TensorElementType.float32) }),
+    shape,
+  ]);
+  return g.op('Ceil', [perId]);
 }

@@ -197,8 +197,11 @@ export class JobStarter {
 function runJobEnd(end: JobEnd, workerPid: number): RunJobEnd {
   if ('error' in end) return { outcome: end.outcome, error: end.error, workerPid };
   if (end.reply.type === 'audio') {
-    const { pcm, sampleRate, inferenceMs } = end.reply;
-    return { audio: { pcm, sampleRate, inferenceMs }, workerPid };
+    const { pcm, sampleRate, inferenceMs, speechSamples, phonemeIdSamples } = end.reply;
+    return {
+      audio: { pcm, sampleRate, inferenceMs, speechSamples, phonemeIdSamples },
+      workerPid,
+    };
   }
   return { outcome: 'error', error: replyError(end.reply), workerPid };
 }

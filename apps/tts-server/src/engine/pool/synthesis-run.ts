@@ -28,6 +28,9 @@ export interface SentenceAudio {
   pcm: Int16Array;
   sampleRate: number;
   inferenceMs: number;
+  speechSamples: number;
+  /** With timestamps: the network's samples per phoneme id. */
+  phonemeIdSamples?: number[];
 }
 
 /** How one of the run's jobs (its plan, or a sentence) ended. */

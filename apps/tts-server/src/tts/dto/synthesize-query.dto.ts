@@ -14,9 +14,10 @@ const queryNumber = ({ value }: { value: unknown }): unknown =>
 /**
  * GET /tts's query: the parameters of POST /tts's body with the same validation and
  * limits (inherited), numbers parsed from their query strings. No `stream`: a GET
- * answers the whole file, which is what lets it carry an ETag and serve ranges.
+ * answers the whole file, which is what lets it carry an ETag and serve ranges; no
+ * `timestamps` (JSON), but `format=vtt` gives captions a `<track>` element can load.
  */
-export class SynthesizeQueryDto extends OmitType(SynthesizeDto, ['stream'] as const) {
+export class SynthesizeQueryDto extends OmitType(SynthesizeDto, ['stream', 'timestamps'] as const) {
   @Transform(queryNumber)
   override length_scale?: number;
 

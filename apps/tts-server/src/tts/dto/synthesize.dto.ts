@@ -15,6 +15,7 @@ import {
 } from 'class-validator';
 import { SYNTHESIS_LIMITS } from '@app/piper';
 import { MAX_TEXT_LENGTH_TOKEN } from '../../common/pipes/request-validation.pipe';
+import { CAPTION_FORMATS, type CaptionFormat } from '../timestamps';
 
 /**
  * The rule of a text field. Its length (MAX_TEXT_LENGTH, a setting, in code points after
@@ -119,11 +120,20 @@ export class SynthesizeDto extends PhonemizeDto {
   stream?: boolean;
 
   @ApiPropertyOptional({
-    description: `${describeFormats(AUDIO_FORMATS)}; every format can stream`,
-    enum: AUDIO_FORMATS,
+    description:
+      "Answer JSON with the audio (base64) and when each word and phoneme is spoken, from the network's own durations: {audio, format, sample_rate, duration, words: [{text, start, end, char_start, char_end}], phonemes: [{phoneme, start, end}]}; times in seconds of the returned audio, char offsets in code points of `text`. With `stream`: Server-Sent Events, an `audio` event (base64) and a `timestamps` event per sentence, then `done`. Not with mp3 or aac (their encoder delay shifts the audio) nor with vtt/srt. 422 for a voice whose network has no durations.",
+    default: false,
+  })
+  @IsOptional()
+  @IsBoolean()
+  timestamps?: boolean;
+
+  @ApiPropertyOptional({
+    description: `${describeFormats(AUDIO_FORMATS)}; every format can stream. \`vtt\` (WebVTT) and \`srt\` (SubRip): captions of the speech instead of audio, cues of at most 42 characters within one sentence, timed as the audio of the same request (not streamed)`,
+    enum: [...AUDIO_FORMATS, ...CAPTION_FORMATS],
     default: 'wav',
   })
   @IsOptional()
-  @IsIn(AUDIO_FORMATS)
-  format?: AudioFormat;
+  @IsIn([...AUDIO_FORMATS, ...CAPTION_FORMATS])
+  format?: AudioFormat | CaptionFormat;
 }

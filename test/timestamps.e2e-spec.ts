@@ -1,0 +1,139 @@
+/**
+ * POST /tts with timestamps: JSON with the audio and its word and phoneme times, the
+ * same audio as without; captions (vtt, srt) cached like audio; Server-Sent Events per
+ * sentence; 400 for combinations that cannot be answered.
+ */
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import request from 'supertest';
+import { decodeWav } from '@app/piper';
+import { binary, listenOnLoopback } from './support/processes';
+import { makeModelDir, removeDir, startServer } from './support/test-server';
+
+interface TimestampsJson {
+  audio: string;
+  format: string;
+  sample_rate: number;
+  duration: number;
+  words: Array<{ text: string; start: number; end: number; char_start: number; char_end: number }>;
+  phonemes: Array<{ phoneme: string; start: number; end: number }>;
+}
+
+describe('POST /tts timestamps', () => {
+  let modelDir: string;
+  let app: NestExpressApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    modelDir = await makeModelDir();
+    app = await startServer({
+      MODEL_DIR: modelDir,
+      DEFAULT_MODEL: 'test-voice',
+      RATE_LIMIT_REQUESTS: '1000',
+      TTS_RATE_LIMIT_REQUESTS: '1000',
+    });
+    url = await listenOnLoopback(app);
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await removeDir(modelDir);
+  });
+
+  // Leading space and a decomposed é: offsets are in code points of the text as sent.
+  const text = '  Cafe\u0301 opens at 9. Come, friend!';
+
+  it('answers JSON whose audio is the plain audio and whose words slice the text', async () => {
+    const body = { text, sentence_silence: 0.3 };
+    const plain = await request(url).post('/tts').send(body).buffer(true).parse(binary).expect(200);
+    const timed = await request(url)
+      .post('/tts')
+      .send({ ...body, timestamps: true })
+      .expect(200)
+      .expect('Content-Type', /application\/json/);
+    const json = timed.body as TimestampsJson;
+    const audio = Buffer.from(json.audio, 'base64');
+    expect(audio).toEqual(plain.body);
+    const wav = decodeWav(audio);
+    expect(json.sample_rate).toBe(wav.sampleRate);
+    expect(json.duration).toBeCloseTo(wav.pcm.length / wav.sampleRate, 6);
+    const points = Array.from(text);
+    expect(json.words.map((word) => points.slice(word.char_start, word.char_end).join(''))).toEqual(
+      ['Cafe\u0301', 'opens', 'at', '9', 'Come', 'friend'],
+    );
+    let last = 0;
+    for (const word of json.words) {
+      expect(word.start).toBeGreaterThanOrEqual(last);
+      expect(word.end).toBeGreaterThan(word.start);
+      last = word.end;
+    }
+    expect(last).toBeLessThanOrEqual(json.duration);
+    // The second sentence starts after the first one's speech and its 0.3 s of silence.
+    const secondStart = json.phonemes.filter((p) => p.phoneme === '^')[1].start;
+    const firstEnd = json.phonemes.filter((p) => p.phoneme === '$')[0].end;
+    expect(secondStart - firstEnd).toBeCloseTo(0.3, 3);
+  });
+
+  it('answers WebVTT and SubRip captions, the second time from the cache', async () => {
+    const vtt = await request(url)
+      .post('/tts')
+      .send({ text: 'Hello world. Goodbye now.', format: 'vtt' })
+      .expect(200)
+      .expect('Content-Type', /text\/vtt/)
+      .expect('X-Cache', 'MISS');
+    expect(vtt.text).toMatch(/^WEBVTT\n\n00:00:00\.\d{3} --> 00:00:0\d\.\d{3}\nHello world\n\n/);
+    expect(vtt.text).toContain('\nGoodbye now\n');
+    await request(url)
+      .post('/tts')
+      .send({ text: 'Hello world. Goodbye now.', format: 'vtt' })
+      .expect(200)
+      .expect('X-Cache', 'HIT');
+    const srt = await request(url)
+      .get('/tts')
+      .query({ text: 'Hello world.', format: 'srt' })
+      .expect(200)
+      .expect('Content-Type', /application\/x-subrip/);
+    expect(srt.text).toMatch(/^1\n00:00:00,\d{3} --> 00:00:0\d,\d{3}\nHello world\n$/);
+  });
+
+  it('streams an audio and a timestamps event per sentence', async () => {
+    const response = await request(url)
+      .post('/tts')
+      .send({ text: 'One sentence. Another one.', stream: true, timestamps: true })
+      .buffer(true)
+      .parse(binary)
+      .expect(200)
+      .expect('Content-Type', /text\/event-stream/);
+    const events = (response.body as Buffer)
+      .toString('utf8')
+      .split('\n\n')
+      .filter(Boolean)
+      .map((block: string) => ({
+        name: /^event: (.*)$/m.exec(block)?.[1],
+        data: JSON.parse(/^data: (.*)$/m.exec(block)?.[1] ?? 'null') as Record<string, unknown>,
+      }));
+    expect(events.map((event) => event.name)).toEqual([
+      'audio',
+      'timestamps',
+      'audio',
+      'timestamps',
+      'done',
+    ]);
+    const second = events[3].data as unknown as TimestampsJson;
+    const firstAudio = Buffer.from(events[0].data.audio as string, 'base64');
+    expect(second.words[0].text).toBe('Another');
+    expect(second.phonemes[0].start).toBeCloseTo(firstAudio.length / 2 / 22050, 6);
+  });
+
+  it.each([
+    [{ format: 'vtt', stream: true }, /cannot be streamed/],
+    [{ format: 'srt', timestamps: true }, /leave timestamps unset/],
+    [{ format: 'mp3', timestamps: true }, /encoder delays the audio/],
+    [{ format: 'wav', timestamps: true, stream: true }, /use format pcm/],
+  ])('refuses %j with 400 and the reason', async (options, reason) => {
+    const response = await request(url)
+      .post('/tts')
+      .send({ text: 'Hello.', ...options })
+      .expect(400);
+    expect((response.body as { message: string }).message).toMatch(reason);
+  });
+});
