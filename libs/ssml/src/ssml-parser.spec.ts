@@ -54,6 +54,13 @@ describe('parseSsml', () => {
     expect(segments.every((s) => s.endsSentence)).toBe(true);
   });
 
+  it('keeps punctuation after an element with the text before it', () => {
+    expect(texts('<speak>Hello <prosody rate="slow">world</prosody>. <break/> , </speak>')).toEqual([
+      'Hello ',
+      'world. ',
+    ]);
+  });
+
   it('says which text continues the sentence (no sentence silence inside one)', () => {
     const segments = speech('<speak>Hello <emphasis>dear</emphasis> friend.</speak>');
     expect(segments.map((s) => [s.lengthScaleFactor, s.endsSentence])).toEqual([

@@ -104,6 +104,8 @@ export function looksLikeSsml(text: string): boolean {
 
 /** A `[[ ]]` block ends at the first "]]" and may not span lines (docs/PIPER.md §3 rule 1). */
 const UNSAFE_PHONEMES = /\]\]|\[\[|[\n\r\u2028\u2029]/;
+/** Text with something to say; punctuation and blanks alone are not spoken on their own. */
+const SPEAKABLE = /[\p{L}\p{N}]/u;
 /** A sentence terminator, possibly followed by closing quotes or brackets. */
 const ENDS_SENTENCE = /[.!?。！？…]["'”’)\]]*\s*$/;
 
@@ -380,11 +382,15 @@ class DocumentBuilder {
   private addPiece(frame: Frame, piece: SsmlPiece, spoken: string): void {
     this.spokenLength += [...spoken].length;
     const current = this.current;
+    // Punctuation after an element ("<prosody>world</prosody>.") ends the text before it:
+    // spoken alone it would be a sentence of its own.
+    const punctuationOnly = piece.kind === 'text' && !SPEAKABLE.test(piece.text);
     if (
       current &&
-      sameVoice(current.voice, frame.voice) &&
-      current.lengthScaleFactor === frame.lengthScaleFactor &&
-      current.volumeFactor === frame.volumeFactor
+      (punctuationOnly ||
+        (sameVoice(current.voice, frame.voice) &&
+          current.lengthScaleFactor === frame.lengthScaleFactor &&
+          current.volumeFactor === frame.volumeFactor))
     ) {
       const last = current.pieces.at(-1);
       if (last?.kind === 'text' && piece.kind === 'text') last.text += piece.text;
@@ -409,7 +415,7 @@ class DocumentBuilder {
     this.current = undefined;
     const last = current.pieces.at(-1);
     current.endsSentence = sentenceEnd || (last?.kind === 'text' && ENDS_SENTENCE.test(last.text));
-    if (current.pieces.some((piece) => piece.kind !== 'text' || /\S/.test(piece.text))) {
+    if (current.pieces.some((piece) => piece.kind !== 'text' || SPEAKABLE.test(piece.text))) {
       this.segments.push(current);
     }
   }

@@ -58,6 +58,10 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, HttpStatus>> = {
   DISK_FULL: HttpStatus.INSUFFICIENT_STORAGE,
   TEXT_EMPTY: HttpStatus.BAD_REQUEST,
   TEXT_TOO_LONG: HttpStatus.BAD_REQUEST,
+  // SSML (@app/ssml): bad markup and unsupported elements are the client's, too much is 413.
+  SSML_INVALID: HttpStatus.BAD_REQUEST,
+  SSML_UNSUPPORTED: HttpStatus.BAD_REQUEST,
+  SSML_TOO_LARGE: HttpStatus.PAYLOAD_TOO_LARGE,
   RANGE_NOT_SATISFIABLE: HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
   SYNTHESIS_OPTION_INVALID: HttpStatus.BAD_REQUEST,
   SPEAKER_NOT_FOUND: HttpStatus.NOT_FOUND,

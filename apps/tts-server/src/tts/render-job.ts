@@ -5,6 +5,7 @@
  * job always gives the same plan, which is what makes the cache key trustworthy.
  */
 import { fileExtensionOf, type AudioFormat } from '@app/audio-formats';
+import { looksLikeSsml } from '@app/ssml';
 import { AudioCacheService } from '../cache/audio-cache.service';
 import type { EngineSynthesisOptions, EngineSynthesisRequest } from '../engine/piper-engine';
 import { voicePaths, type VoiceEntry } from '../models/voice-registry.service';
@@ -26,6 +27,8 @@ export interface RenderJob {
   stream: boolean;
   /** `inline` lets a browser play a link; default `attachment` (a download). */
   disposition?: 'attachment' | 'inline';
+  /** The text is SSML; `strict`: unsupported elements are refused rather than spoken. */
+  ssml?: { strict: boolean };
 }
 
 /** How a job runs and is stored. */
@@ -60,6 +63,7 @@ export function renderJobOf(
     format: dto.format ?? 'wav',
     stream: dto.stream === true,
     disposition,
+    ssml: (dto.ssml ?? looksLikeSsml(dto.text)) ? { strict: dto.ssml_strict ?? true } : undefined,
   };
 }
 
@@ -86,6 +90,8 @@ export function planRender(job: RenderJob, text: string): RenderPlan {
     modelPath: voice.modelPath,
     // A voice replaced in MODEL_DIR is a new revision: its audio is cached apart.
     revision: voice.revision,
+    // SSML is keyed by its markup (the text): the same document is the same audio.
+    ...(job.ssml ? { ssml: job.ssml } : {}),
     text,
     speakerId,
     ...options,

@@ -7,10 +7,14 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { contentTypeOf, encodeAudio } from '@app/audio-formats';
+import { concatPcm } from '@app/piper';
+import { parseSsml, type SsmlVoiceChoice } from '@app/ssml';
 import { AudioCacheService, type CachedAudio } from '../cache/audio-cache.service';
 import { TextTooLongError } from '../common/http-errors';
 import { Settings } from '../config/settings';
 import { PiperEngine } from '../engine/piper-engine';
+import { voiceOfLanguage } from '../models/voice-language';
+import { VoiceNotFoundError } from '../models/voice-not-found.error';
 import { VoiceRegistryService, type VoiceEntry } from '../models/voice-registry.service';
 import { streamAudio } from './audio-stream';
 import { CachedAudioResponse } from './cached-audio-response';
@@ -18,11 +22,22 @@ import type { PhonemizeResponseDto } from './dto/phonemize-response.dto';
 import type { PhonemizeDto, SynthesizeDto } from './dto/synthesize.dto';
 import { planRender, renderJobOf, type RenderJob, type RenderPlan } from './render-job';
 import { resolveSpeakerId } from './speaker-id';
+import { planSsmlParts, ssmlSentences, type SsmlTarget } from './ssml-audio';
 
 export type { RenderJob } from './render-job';
 
 /** Streaming: a first sentence longer than this (about 2 s of speech) is spoken clause by clause. */
 const FIRST_CLAUSE_SPLIT_PHONEMES = 60;
+
+/** A request's audio, however it is made: plain text in one engine request, SSML in several. */
+interface AudioSource {
+  plan: RenderPlan;
+  /** What was not honoured (SSML), for the X-SSML-Warnings header. */
+  warnings: string[];
+  all(): Promise<Int16Array>;
+  /** Sentence by sentence, a long first sentence clause by clause. */
+  sentences(signal?: AbortSignal): AsyncIterable<{ pcm: Int16Array }>;
+}
 
 @Injectable()
 export class TtsService {
@@ -50,51 +65,146 @@ export class TtsService {
     return await this.render(job, clientGone);
   }
 
-  /** Audio for a resolved request: shared by POST /tts and the OpenAI speech API. */
+  /** Audio for a resolved request: shared by POST /tts, the OpenAI speech API and Wyoming. */
   async render(job: RenderJob, clientGone?: AbortSignal): Promise<CachedAudioResponse> {
-    const plan = planRender(job, this.checkedText(job.text));
+    const source = job.ssml ? this.ssmlSource(job) : this.textSource(job);
+    const { plan, warnings } = source;
     if (job.stream) {
       const cached = await this.cache.get(plan.cacheKey);
       if (cached) {
-        return CachedAudioResponse.whole(cached.audio, plan.disposition, 'HIT', cached.tier);
+        return CachedAudioResponse.whole(
+          cached.audio,
+          plan.disposition,
+          'HIT',
+          cached.tier,
+          warnings,
+        );
       }
-      const { body, contentType } = await this.stream(job, plan, clientGone);
-      return CachedAudioResponse.streamed(body, contentType, plan.disposition);
+      const { body, contentType } = await this.stream(job, source, clientGone);
+      return CachedAudioResponse.streamed(body, contentType, plan.disposition, warnings);
     }
     // No client signal here: other identical requests may be waiting on this synthesis.
-    const lookup = await this.cache.getOrProduce(plan.cacheKey, () => this.whole(job, plan));
-    return CachedAudioResponse.whole(lookup.audio, plan.disposition, lookup.cache, lookup.tier);
+    const lookup = await this.cache.getOrProduce(plan.cacheKey, () => this.whole(job, source));
+    return CachedAudioResponse.whole(
+      lookup.audio,
+      plan.disposition,
+      lookup.cache,
+      lookup.tier,
+      warnings,
+    );
   }
 
-  private async whole(job: RenderJob, plan: RenderPlan): Promise<CachedAudio> {
-    const { outputSampleRate } = plan;
-    const result = await this.engine.synthesizeAll(plan.request);
+  private textSource(job: RenderJob): AudioSource {
+    const plan = planRender(job, this.checkedText(job.text));
+    const { request } = plan;
     return {
-      body: await encodeAudio(job.format, result.pcm, result.sampleRate, outputSampleRate),
-      contentType: contentTypeOf(job.format, outputSampleRate ?? result.sampleRate),
-      sampleRate: outputSampleRate ?? result.sampleRate,
-      durationSeconds: result.pcm.length / result.sampleRate,
+      plan,
+      warnings: [],
+      all: async () => (await this.engine.synthesizeAll(request)).pcm,
+      sentences: (signal) =>
+        this.engine.synthesize(
+          {
+            ...request,
+            options: {
+              ...request.options,
+              firstSentenceClauseSplitPhonemes: FIRST_CLAUSE_SPLIT_PHONEMES,
+            },
+          },
+          signal,
+        ),
+    };
+  }
+
+  /**
+   * SSML: parsed at once (bad markup, too much of it or too much to speak fail before
+   * anything runs), keyed by its markup, spoken segment by segment (ssml-audio.ts).
+   */
+  private ssmlSource(job: RenderJob): AudioSource {
+    const markup = job.text.normalize('NFC').trim();
+    const document = parseSsml(markup, {
+      maxMarkupLength: this.settings.MAX_SSML_LENGTH,
+      strict: job.ssml?.strict ?? true,
+    });
+    if (document.spokenLength > this.settings.MAX_TEXT_LENGTH) {
+      throw new TextTooLongError(document.spokenLength, this.settings.MAX_TEXT_LENGTH);
+    }
+    const warnings = [...document.warnings];
+    const parts = planSsmlParts(document, job, (choice) => this.ssmlTarget(choice, job, warnings));
+    const plan = planRender(job, markup);
+    const sentences = (signal?: AbortSignal, streaming = false) =>
+      ssmlSentences(
+        parts,
+        this.engine,
+        plan.sampleRate,
+        signal,
+        streaming ? { firstSentenceClauseSplitPhonemes: FIRST_CLAUSE_SPLIT_PHONEMES } : {},
+      );
+    return {
+      plan,
+      warnings,
+      all: async () => {
+        const pieces: Int16Array[] = [];
+        for await (const { pcm } of sentences()) pieces.push(pcm);
+        return concatPcm(pieces);
+      },
+      sentences: (signal) => sentences(signal, true),
+    };
+  }
+
+  /**
+   * A `<voice>`: by name a served voice (its default speaker), "voice:speaker", or a
+   * speaker of the request's voice; by language the voice that speaks it (the request's
+   * voice, with a warning, when none does).
+   */
+  private ssmlTarget(choice: SsmlVoiceChoice, job: RenderJob, warnings: string[]): SsmlTarget {
+    const { name, language } = choice;
+    if (name !== undefined) {
+      if (this.voices.has(name)) {
+        const voice = this.voices.get(name);
+        return { voice, speakerId: this.speakerId(voice, undefined) };
+      }
+      const [voiceName, speaker] = name.split(':', 2);
+      if (speaker !== undefined && this.voices.has(voiceName)) {
+        const voice = this.voices.get(voiceName);
+        return { voice, speakerId: this.speakerId(voice, speaker) };
+      }
+      if (Object.hasOwn(job.voice.config.speakerIdMap, name)) {
+        return { voice: job.voice, speakerId: this.speakerId(job.voice, name) };
+      }
+      throw new VoiceNotFoundError(
+        name,
+        this.voices.list().map((voice) => voice.name),
+      );
+    }
+    const voice = language !== undefined ? voiceOfLanguage(this.voices, language) : undefined;
+    if (voice === undefined) {
+      warnings.push(
+        `no voice speaks language "${String(language).slice(0, 40)}": kept ${job.voice.name}`,
+      );
+      return job;
+    }
+    return voice === job.voice ? job : { voice, speakerId: this.speakerId(voice, undefined) };
+  }
+
+  private async whole(job: RenderJob, source: AudioSource): Promise<CachedAudio> {
+    const { sampleRate, outputSampleRate } = source.plan;
+    const pcm = await source.all();
+    return {
+      body: await encodeAudio(job.format, pcm, sampleRate, outputSampleRate),
+      contentType: contentTypeOf(job.format, outputSampleRate ?? sampleRate),
+      sampleRate: outputSampleRate ?? sampleRate,
+      durationSeconds: pcm.length / sampleRate,
     };
   }
 
   /** A stream that completes is cached whole; one the client left is not, and its synthesis stops. */
   private stream(
     job: RenderJob,
-    plan: RenderPlan,
+    source: AudioSource,
     clientGone?: AbortSignal,
   ): Promise<{ body: Readable; contentType: string }> {
-    const { request } = plan;
-    const sentences = this.engine.synthesize(
-      {
-        ...request,
-        options: {
-          ...request.options,
-          firstSentenceClauseSplitPhonemes: FIRST_CLAUSE_SPLIT_PHONEMES,
-        },
-      },
-      clientGone,
-    );
-    return streamAudio(sentences, {
+    const { plan } = source;
+    return streamAudio(source.sentences(clientGone), {
       format: job.format,
       sampleRate: plan.sampleRate,
       outputSampleRate: plan.outputSampleRate,

@@ -116,6 +116,23 @@ export class SynthesizeDto extends PhonemizeDto {
   stream?: boolean;
 
   @ApiPropertyOptional({
+    description:
+      'The text is SSML (<speak>…</speak>): breaks, prosody rate and volume, voice switches, say-as, phoneme, sub, emphasis. Default: SSML when the text starts with <speak; false reads such a text as plain text.',
+  })
+  @IsOptional()
+  @IsBoolean()
+  ssml?: boolean;
+
+  @ApiPropertyOptional({
+    description:
+      'SSML only: <audio> and unknown elements are a 400 naming them (true), or their content is spoken and X-SSML-Warnings says so (false)',
+    default: true,
+  })
+  @IsOptional()
+  @IsBoolean()
+  ssml_strict?: boolean;
+
+  @ApiPropertyOptional({
     description: `${describeFormats(AUDIO_FORMATS)}; every format can stream`,
     enum: AUDIO_FORMATS,
     default: 'wav',
