@@ -21,10 +21,11 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 # --- build: all dependencies, TypeScript compiled to dist/ ----------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
-# .npmrc tells onnxruntime-node's install script not to download CUDA libraries (the
-# CPU build it ships is the one used); @scarf/scarf's install-time analytics are off.
-ENV SCARF_ANALYTICS=false
-COPY package.json package-lock.json .npmrc ./
+# onnxruntime-node's install script would download CUDA libraries (the CPU build it
+# ships is the one used): npm 11 skips it (package.json "allowScripts"), the npm of this
+# image reads ONNXRUNTIME_NODE_INSTALL; @scarf/scarf's install-time analytics are off.
+ENV SCARF_ANALYTICS=false ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json nest-cli.json ./
 COPY libs ./libs
@@ -35,8 +36,8 @@ RUN npm run build
 # --- deps: production dependencies only (everything the built server imports) ---------
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
-ENV SCARF_ANALYTICS=false
-COPY package.json package-lock.json .npmrc ./
+ENV SCARF_ANALYTICS=false ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # --- runtime -------------------------------------------------------------------------

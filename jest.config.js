@@ -18,6 +18,7 @@ module.exports = {
     '^@app/audio-formats(|/.*)$': '<rootDir>/libs/audio-formats/src$1',
     '^@app/voice-catalogue(|/.*)$': '<rootDir>/libs/voice-catalogue/src$1',
     '^@app/ssml(|/.*)$': '<rootDir>/libs/ssml/src$1',
+    '^@app/errors(|/.*)$': '<rootDir>/libs/errors/src$1',
   },
   testTimeout: 60000,
 };

@@ -258,7 +258,12 @@ describe('TTS server API', () => {
         .post('/tts')
         .send({ text: 'x'.repeat(10_000) })
         .expect(413);
-      expect(res.body).toMatchObject({ statusCode: 413, message: 'request body is too large' });
+      expect(res.body).toMatchObject({
+        statusCode: 413,
+        code: 'BODY_TOO_LARGE',
+        message: 'request body is too large: the limit is 4096 bytes',
+        requestId: res.headers['x-request-id'],
+      });
     });
   });
 

@@ -4,7 +4,8 @@ import { ThrottlerModule } from '@nestjs/throttler';
 import { ApiKeysService } from './common/api-keys.service';
 import { ApiKeyGuard } from './common/guards/api-key.guard';
 import { RateLimitGuard } from './common/guards/rate-limit.guard';
-import { ValidationPipe } from '@nestjs/common';
+import { RequestValidationPipe } from './common/pipes/request-validation.pipe';
+import { JsonBodyModule } from './common/json-body';
 import { DomainExceptionFilter } from './common/filters/domain-exception.filter';
 import { rateLimitOptions } from './common/guards/rate-limit';
 import { Settings } from './config/settings';
@@ -37,6 +38,7 @@ export class AppModule {
       imports: [
         SettingsModule.forRoot(settingsOverrides),
         LoggingModule,
+        JsonBodyModule,
         MetricsModule,
         RedisModule,
         ThrottlerModule.forRootAsync({
@@ -55,15 +57,7 @@ export class AppModule {
       providers: [
         EngineWarmupService,
         ApiKeysService,
-        {
-          provide: APP_PIPE,
-          useValue: new ValidationPipe({
-            transform: true,
-            whitelist: true,
-            forbidNonWhitelisted: true,
-            forbidUnknownValues: true,
-          }),
-        },
+        { provide: APP_PIPE, useClass: RequestValidationPipe },
         // Rate limits first, so guessing keys is throttled too.
         { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_GUARD, useClass: ApiKeyGuard },

@@ -2,23 +2,28 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
+import { boundSlowClients } from './common/slow-clients';
 import { requestIdMiddleware } from './common/request-id';
+import { QuietBootLogger } from './logging/quiet-boot-logger';
 import { SERVICE_VERSION } from './common/package-version';
 import { Settings } from './config/settings';
 
 /**
- * Everything about the HTTP application that is not a module: body limits, security
- * headers, CORS, request ids, Swagger UI, shutdown hooks. Shared by main.ts and the
+ * Everything about the HTTP application that is not a module: request ids, security
+ * headers, CORS, Swagger UI, the HTTP server's timeouts, shutdown hooks. Shared by main.ts and the
  * e2e tests so both run the same server.
  */
 export function configureApp(app: NestExpressApplication): Settings {
   const settings = app.get(Settings);
-  // JSON lines through pino (LoggingModule), with the request id on each.
-  app.useLogger(app.get(Logger));
+  // JSON lines through pino (LoggingModule), with the request id on each; Nest's
+  // route-mapping lines at debug, so the listening line and the voices stand out.
+  app.useLogger(new QuietBootLogger(app.get(Logger)));
   app.disable('x-powered-by');
   // Which hops' X-Forwarded-For to believe for the client's address (rate limits).
   app.set('trust proxy', settings.trustProxy);
-  app.useBodyParser('json', { limit: settings.MAX_BODY_BYTES });
+  // First, so that every answer, an error of the body parser's included, has its id and
+  // its CORS headers (a browser cannot read an error without them). The JSON body parser
+  // runs later, as module middleware (common/json-body.ts), after the request logger.
   app.use(requestIdMiddleware);
   app.use(
     helmet({
@@ -64,7 +69,15 @@ export function configureApp(app: NestExpressApplication): Settings {
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'One of API_KEYS' })
       .build(),
   );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
+  // The OpenAPI document at Nest's default /docs-json (and /docs-yaml), where client
+  // generators are pointed, and at /docs/openapi.json, where earlier releases had it.
+  SwaggerModule.setup('docs', app, document);
+  SwaggerModule.setup('docs/openapi', app, document, {
+    ui: false,
+    raw: ['json'],
+    jsonDocumentUrl: 'docs/openapi.json',
+  });
+  boundSlowClients(app, settings);
   // Exit with code 0 after a graceful stop: by default Nest re-raises the signal, which
   // Docker and Kubernetes report as a failure (exit 143).
   app.enableShutdownHooks(undefined, { useProcessExit: true });

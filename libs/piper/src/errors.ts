@@ -2,15 +2,10 @@
  * Domain errors of the engine. They know nothing of HTTP: the server maps them to
  * status codes in one place, the CLI prints their message on one line.
  */
-export abstract class PiperError extends Error {
-  /** Stable machine-readable code, e.g. "VOICE_CONFIG_INVALID". */
-  abstract readonly code: string;
+import { DomainError } from '@app/errors';
 
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+/** Base of the engine's errors (code, one-line message: see DomainError). */
+export abstract class PiperError extends DomainError {}
 
 /** The voice's `.onnx.json` is missing, unreadable or violates the format (docs/PIPER.md §2). */
 export class VoiceConfigError extends PiperError {

@@ -2,7 +2,7 @@
  * What can be wrong with a document. Like the engine's errors they know nothing of
  * HTTP: the server maps each code to a status in one place (common/http-errors.ts).
  */
-import { PiperError } from '@app/piper';
+import { DomainError } from '@app/errors';
 
 /** Where in the markup: 1-based line and column, as an editor shows them. */
 export interface SsmlPosition {
@@ -11,7 +11,7 @@ export interface SsmlPosition {
 }
 
 /** Not well-formed XML, or SSML this server refuses (DOCTYPE, entities, bad attribute): 400. */
-export class SsmlSyntaxError extends PiperError {
+export class SsmlSyntaxError extends DomainError {
   readonly code = 'SSML_INVALID';
 
   constructor(
@@ -23,7 +23,7 @@ export class SsmlSyntaxError extends PiperError {
 }
 
 /** Elements this server cannot speak (`<audio>`, unknown ones) in strict mode: 400. */
-export class SsmlUnsupportedError extends PiperError {
+export class SsmlUnsupportedError extends DomainError {
   readonly code = 'SSML_UNSUPPORTED';
 
   constructor(readonly elements: readonly string[]) {
@@ -34,7 +34,7 @@ export class SsmlUnsupportedError extends PiperError {
 }
 
 /** Markup beyond its bound, or more elements or deeper nesting than allowed: 413. */
-export class SsmlTooLargeError extends PiperError {
+export class SsmlTooLargeError extends DomainError {
   readonly code = 'SSML_TOO_LARGE';
 
   constructor(detail: string) {

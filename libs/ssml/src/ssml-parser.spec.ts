@@ -55,10 +55,9 @@ describe('parseSsml', () => {
   });
 
   it('keeps punctuation after an element with the text before it', () => {
-    expect(texts('<speak>Hello <prosody rate="slow">world</prosody>. <break/> , </speak>')).toEqual([
-      'Hello ',
-      'world. ',
-    ]);
+    expect(texts('<speak>Hello <prosody rate="slow">world</prosody>. <break/> , </speak>')).toEqual(
+      ['Hello ', 'world. '],
+    );
   });
 
   it('says which text continues the sentence (no sentence silence inside one)', () => {

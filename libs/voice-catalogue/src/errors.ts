@@ -3,15 +3,10 @@
  * act on (what failed, where, and what to check); none knows anything of HTTP status
  * mapping or of the command line.
  */
-export abstract class VoiceCatalogueError extends Error {
-  /** Stable machine-readable code, e.g. "VOICE_NOT_IN_CATALOGUE". */
-  abstract readonly code: string;
+import { DomainError } from '@app/errors';
 
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+/** Base of the catalogue's errors (code, one-line message: see DomainError). */
+export abstract class VoiceCatalogueError extends DomainError {}
 
 /** The name is neither a voice nor an alias in voices.json. */
 export class VoiceNotInCatalogueError extends VoiceCatalogueError {

@@ -1,11 +1,11 @@
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import { PiperError } from '@app/piper';
+import { ServerError } from '../common/server-errors';
 import { Settings } from '../config/settings';
 import { KeyRing } from '../common/key-ring';
 
 /** ADMIN_API_KEY is not set: the admin routes are off (403). */
-export class AdminDisabledError extends PiperError {
+export class AdminDisabledError extends ServerError {
   readonly code = 'ADMIN_DISABLED';
 
   constructor() {

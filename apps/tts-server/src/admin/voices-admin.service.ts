@@ -1,14 +1,14 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { PiperError } from '@app/piper';
+import { ServerError } from '../common/server-errors';
 import { VoiceCatalogue, downloadVoice, isVoiceInstalled } from '@app/voice-catalogue';
 import { isInside } from '../common/paths';
 import { Settings } from '../config/settings';
 import { VoiceRegistryService } from '../models/voice-registry.service';
 
 /** Removing the default voice would leave the server without one (409). */
-export class DefaultVoiceRemovalError extends PiperError {
+export class DefaultVoiceRemovalError extends ServerError {
   readonly code = 'VOICE_IS_DEFAULT';
 
   constructor(name: string) {

@@ -1,48 +1,44 @@
 /**
- * Server-side domain errors that are not the engine's, and the one table that maps
- * every domain error code to an HTTP status.
+ * The one table that maps every domain error code to an HTTP status, and the one
+ * mapping from any error to what the client is told.
+ *
+ * `ErrorCode` is read off the error classes themselves (every exported class of the
+ * modules below whose `code` is a literal), so an error class with a new code and no
+ * status here fails to compile, and so does a status for a code no class has.
  */
 import { HttpException, HttpStatus } from '@nestjs/common';
-import { PiperError } from '@app/piper';
-import { VoiceCatalogueError } from '@app/voice-catalogue';
+import { STATUS_CODES } from 'node:http';
+import { DomainError } from '@app/errors';
+import { RangeNotSatisfiableError, RequestValidationError } from './server-errors';
 
-/** Text longer than MAX_TEXT_LENGTH (400). */
-export class TextTooLongError extends PiperError {
-  readonly code = 'TEXT_TOO_LONG';
+/** The literal codes of the domain error classes a module exports. */
+type CodesOf<Module> = {
+  [Name in keyof Module]: Module[Name] extends abstract new (...args: never[]) => infer Instance
+    ? Instance extends DomainError
+      ? // Abstract bases and carriers of another error's code (code: string) add none.
+        string extends Instance['code']
+        ? never
+        : Instance['code']
+      : never
+    : never;
+}[keyof Module];
 
-  constructor(
-    readonly length: number,
-    readonly maxLength: number,
-  ) {
-    super(`text is ${length} characters long; the limit is ${maxLength}`);
-  }
-}
+/** Every code a domain error can have. */
+export type ErrorCode =
+  | CodesOf<typeof import('@app/piper')>
+  | CodesOf<typeof import('@app/voice-catalogue')>
+  | CodesOf<typeof import('@app/ssml')>
+  | CodesOf<typeof import('./server-errors')>
+  | CodesOf<typeof import('../engine/engine.errors')>
+  | CodesOf<typeof import('../models/voice-not-found.error')>
+  | CodesOf<typeof import('../admin/admin-key.guard')>
+  | CodesOf<typeof import('../admin/voices-admin.service')>
+  | CodesOf<typeof import('../redis/fail-open-throttler-storage')>
+  // Reported by a worker whose voice's files vanished (no class of its own).
+  | typeof import('../engine/worker-protocol').VOICE_FILES_MISSING_CODE;
 
-/** A synthesis route called without a valid API key while API_KEYS is set (401). */
-export class ApiKeyError extends PiperError {
-  readonly code: 'API_KEY_MISSING' | 'API_KEY_INVALID';
-
-  constructor(missing: boolean) {
-    super(
-      missing
-        ? 'an API key is required: send it as "Authorization: Bearer <key>"'
-        : 'the API key is not valid',
-    );
-    this.code = missing ? 'API_KEY_MISSING' : 'API_KEY_INVALID';
-  }
-}
-
-/** A Range request none of whose ranges lies within the audio (416). */
-export class RangeNotSatisfiableError extends PiperError {
-  readonly code = 'RANGE_NOT_SATISFIABLE';
-
-  constructor(readonly completeLength: number) {
-    super(`the requested range is not satisfiable: the audio is ${completeLength} bytes long`);
-  }
-}
-
-/** HTTP status for each domain error code; unknown codes are server errors. */
-export const STATUS_BY_ERROR_CODE: Readonly<Record<string, HttpStatus>> = {
+/** HTTP status for each domain error code. */
+export const STATUS_BY_ERROR_CODE: Readonly<Record<ErrorCode, HttpStatus>> = {
   API_KEY_MISSING: HttpStatus.UNAUTHORIZED,
   API_KEY_INVALID: HttpStatus.UNAUTHORIZED,
   ADMIN_DISABLED: HttpStatus.FORBIDDEN,
@@ -56,6 +52,18 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, HttpStatus>> = {
   CHECKSUM_MISMATCH: HttpStatus.BAD_GATEWAY,
   NETWORK_UNAVAILABLE: HttpStatus.BAD_GATEWAY,
   DISK_FULL: HttpStatus.INSUFFICIENT_STORAGE,
+  // The request itself, refused before any synthesis.
+  BODY_MALFORMED: HttpStatus.BAD_REQUEST,
+  BODY_INCOMPLETE: HttpStatus.BAD_REQUEST,
+  BODY_TOO_COMPLEX: HttpStatus.BAD_REQUEST,
+  BODY_TOO_LARGE: HttpStatus.PAYLOAD_TOO_LARGE,
+  BODY_ENCODING_UNSUPPORTED: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+  REQUEST_TIMEOUT: HttpStatus.REQUEST_TIMEOUT,
+  HTTP_MALFORMED: HttpStatus.BAD_REQUEST,
+  // 431 Request Header Fields Too Large (RFC 6585), which HttpStatus does not name.
+  HEADERS_TOO_LARGE: 431 as HttpStatus,
+  VALIDATION_FAILED: HttpStatus.BAD_REQUEST,
+  RATE_LIMITED: HttpStatus.TOO_MANY_REQUESTS,
   TEXT_EMPTY: HttpStatus.BAD_REQUEST,
   TEXT_TOO_LONG: HttpStatus.BAD_REQUEST,
   // SSML (@app/ssml): bad markup and unsupported elements are the client's, too much is 413.
@@ -80,34 +88,50 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<string, HttpStatus>> = {
   INFERENCE_FAILED: HttpStatus.INTERNAL_SERVER_ERROR,
 };
 
+/**
+ * The status of a code. A code no class declares (one a worker reported, carried as a
+ * string) is a server error; own-property lookup, so no code reaches Object.prototype.
+ */
+export function statusOfCode(code: string): HttpStatus {
+  return Object.hasOwn(STATUS_BY_ERROR_CODE, code)
+    ? STATUS_BY_ERROR_CODE[code as ErrorCode]
+    : HttpStatus.INTERNAL_SERVER_ERROR;
+}
+
 /** What every error becomes on the way out, whatever the response body's shape. */
 export interface DescribedError {
   status: number;
   message: string | string[];
-  code?: string;
+  /** Stable machine-readable code; every 4xx and 5xx has one. */
+  code: string;
   /**
    * Headers the status calls for: Retry-After (429, 503), WWW-Authenticate (401),
    * Content-Range (416).
    */
   headers: Record<string, string>;
+  /** An error of ours (domain or HTTP), as opposed to a bug whose stack belongs in the log. */
+  expected: boolean;
 }
 
 /**
- * The one mapping from an error to HTTP: domain errors by their code, Nest's
- * HttpExceptions by their status, body-parser failures by theirs, anything else 500
- * with a generic message (its details belong in the log, not the response).
+ * The one mapping from an error to HTTP: domain errors by their code (body-parser's
+ * failures arrive as BodyRejectedError, see json-body.ts), Nest's HttpExceptions by their status,
+ * anything else 500 with a generic message (its details belong in the log, not the
+ * response).
  */
 export function describeError(exception: unknown): DescribedError {
-  if (exception instanceof PiperError || exception instanceof VoiceCatalogueError) {
-    const status = STATUS_BY_ERROR_CODE[exception.code] ?? HttpStatus.INTERNAL_SERVER_ERROR;
-    const retryAfter = (exception as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  if (exception instanceof DomainError) {
+    const error = exception;
+    const status = statusOfCode(error.code);
+    const retryAfter = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
     const headers: Record<string, string> = {};
     if (typeof retryAfter === 'number') headers['Retry-After'] = String(retryAfter);
     if (status === HttpStatus.UNAUTHORIZED) headers['WWW-Authenticate'] = 'Bearer';
-    if (exception instanceof RangeNotSatisfiableError) {
-      headers['Content-Range'] = `bytes */${exception.completeLength}`;
+    if (error instanceof RangeNotSatisfiableError) {
+      headers['Content-Range'] = `bytes */${error.completeLength}`;
     }
-    return { status, message: exception.message, code: exception.code, headers };
+    const message = error instanceof RequestValidationError ? error.messages : error.message;
+    return { status, message, code: error.code, headers, expected: true };
   }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
@@ -116,32 +140,18 @@ export function describeError(exception: unknown): DescribedError {
       typeof payload === 'object' && payload !== null && 'message' in payload
         ? (payload as { message: string | string[] }).message
         : exception.message;
-    return { status, message, headers: {} };
-  }
-  // body-parser (http-errors): malformed JSON 400, body too large 413, bad charset 415.
-  const httpError = exception as {
-    status?: unknown;
-    expose?: unknown;
-    type?: unknown;
-    message?: unknown;
-  };
-  if (
-    typeof httpError.status === 'number' &&
-    httpError.status >= 400 &&
-    httpError.status < 500 &&
-    httpError.expose
-  ) {
-    const message =
-      httpError.type === 'entity.parse.failed'
-        ? 'malformed JSON in request body'
-        : httpError.type === 'entity.too.large'
-          ? 'request body is too large'
-          : String(httpError.message);
-    return { status: httpError.status, message, headers: {} };
+    return { status, message, code: codeOfStatus(status), headers: {}, expected: true };
   }
   return {
     status: HttpStatus.INTERNAL_SERVER_ERROR,
     message: 'internal server error',
+    code: 'INTERNAL_ERROR',
     headers: {},
+    expected: false,
   };
+}
+
+/** "Not Found" → NOT_FOUND: the code of an HTTP error that no domain error describes. */
+function codeOfStatus(status: number): string {
+  return (STATUS_CODES[status] ?? 'Error').toUpperCase().replace(/[^A-Z0-9]+/g, '_');
 }

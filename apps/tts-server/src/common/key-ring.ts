@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { ApiKeyError } from './http-errors';
+import { ApiKeyError } from './server-errors';
 
 /**
  * A set of secret keys, kept as SHA-256 digests and compared in constant time, so

@@ -17,6 +17,7 @@ import {
   Matches,
   Max,
   Min,
+  ValidateBy,
   validateSync,
 } from 'class-validator';
 import { DEFAULT_VOICES_BASE_URL } from '@app/voice-catalogue';
@@ -298,6 +299,35 @@ export class Settings {
   @Min(1024)
   MAX_BODY_BYTES = 1024 * 1024;
 
+  /**
+   * Longest a client may take to send a request's headers (Node's headersTimeout):
+   * a client that opens a connection and trickles its headers is cut off with 408.
+   */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1000)
+  HEADERS_TIMEOUT_MS = 10_000;
+
+  /**
+   * Longest a client may take to send a whole request, headers and body (Node's
+   * requestTimeout): a body promised by Content-Length but never sent gets 408 then,
+   * not after Node's 300 s. The time a request then takes to be answered (synthesis)
+   * is not counted.
+   */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1000)
+  REQUEST_TIMEOUT_MS = 30_000;
+
+  /**
+   * How long an idle keep-alive connection stays open (Node's keepAliveTimeout); behind
+   * a load balancer, set it above the balancer's own idle timeout.
+   */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
   /** How long SIGTERM waits for in-flight requests before ending the workers. */
   @Transform(toInteger)
   @IsInt()
@@ -318,6 +348,17 @@ export class Settings {
     }
   })
   @IsObject({ message: 'OPENAI_VOICE_MAP must be a JSON object of voice names' })
+  @ValidateBy({
+    name: 'isVoiceMap',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value === 'object' &&
+        value !== null &&
+        Object.values(value).every((voice) => typeof voice === 'string'),
+      defaultMessage: () =>
+        'OPENAI_VOICE_MAP must map each OpenAI voice name to a string: "voice" or "voice:speaker"',
+    },
+  })
   OPENAI_VOICE_MAP: Record<string, string> = {};
 
   /**
@@ -376,6 +417,16 @@ export class Settings {
     return /^\d+$/.test(this.TRUST_PROXY) ? Number(this.TRUST_PROXY) : this.TRUST_PROXY;
   }
 
+  /**
+   * OPENAI_VOICE_MAP as a Map, lower-cased names: a request's voice name is looked up
+   * here, where "constructor" or "__proto__" is just a name that is not mapped.
+   */
+  get openAiVoiceMap(): ReadonlyMap<string, string> {
+    return new Map(
+      Object.entries(this.OPENAI_VOICE_MAP).map(([name, voice]) => [name.toLowerCase(), voice]),
+    );
+  }
+
   /** MODEL_DIR resolved against the working directory. */
   get modelDir(): string {
     return resolve(this.MODEL_DIR);
@@ -420,6 +471,13 @@ export function validateSettings(env: Record<string, unknown>): Settings {
       return `${error.property}=${given}: ${reasons}`;
     });
     throw new Error(`invalid settings: ${lines.join(' | ')}`);
+  }
+  if (settings.HEADERS_TIMEOUT_MS > settings.REQUEST_TIMEOUT_MS) {
+    // Node refuses a headers timeout longer than the whole request's.
+    throw new Error(
+      `invalid settings: HEADERS_TIMEOUT_MS=${settings.HEADERS_TIMEOUT_MS} must not exceed ` +
+        `REQUEST_TIMEOUT_MS=${settings.REQUEST_TIMEOUT_MS}`,
+    );
   }
   return settings;
 }

@@ -2,7 +2,7 @@
  * Domain errors of the models feature. Like the engine's they know nothing of HTTP: the
  * exception filter maps their code to 404 (common/http-errors.ts).
  */
-import { PiperError } from '@app/piper';
+import { ServerError } from '../common/server-errors';
 
 /** Longest piece of a caller's voice name repeated in a message. */
 const MAX_ECHOED_NAME_LENGTH = 100;
@@ -15,7 +15,7 @@ function quoteName(name: string): string {
 }
 
 /** A request named a voice that is not in the registry. */
-export class VoiceNotFoundError extends PiperError {
+export class VoiceNotFoundError extends ServerError {
   readonly code = 'VOICE_NOT_FOUND';
 
   constructor(
@@ -31,7 +31,7 @@ export class VoiceNotFoundError extends PiperError {
 }
 
 /** The voice exists but ships no model card (MODEL_CARD or *.md beside it). */
-export class ModelCardNotFoundError extends PiperError {
+export class ModelCardNotFoundError extends ServerError {
   readonly code = 'MODEL_CARD_NOT_FOUND';
 
   constructor(readonly voice: string) {

@@ -1,27 +1,27 @@
 import { mediaTypesOf } from '@app/audio-formats';
-import { Body, Controller, Get, HttpCode, Post, UseFilters, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { ApiKeyProtected } from '../common/guards/api-key.guard';
 import { ClientDisconnectSignal } from '../common/client-disconnect-signal.decorator';
-import { TtsRateLimit } from '../common/guards/rate-limit';
+import { RateLimitClient } from '../common/guards/rate-limit';
 import { CachedAudioResponse } from '../tts/cached-audio-response';
 import { XCacheInterceptor } from '../tts/x-cache.interceptor';
 import { OPENAI_FORMATS, SpeechDto } from './dto/speech.dto';
-import { OpenAiExceptionFilter } from './openai-exception.filter';
 import { OpenAiService, type OpenAiModel, type OpenAiVoice } from './openai.service';
 
-/** A drop-in for OpenAI's speech API (Open WebUI, Home Assistant, LLM agents). */
+/**
+ * A drop-in for OpenAI's speech API (Open WebUI, Home Assistant, LLM agents). Its errors
+ * take OpenAI's shape through the global filter (common/filters/error-response.ts).
+ */
 @ApiTags('openai')
 @ApiBearerAuth()
 @ApiKeyProtected()
-@UseFilters(OpenAiExceptionFilter)
 @Controller('v1')
 export class OpenAiController {
   constructor(private readonly openai: OpenAiService) {}
 
   @Post('audio/speech')
   @HttpCode(200)
-  @TtsRateLimit()
   @UseInterceptors(XCacheInterceptor)
   @ApiOperation({
     summary: 'OpenAI-compatible speech: streamed audio, or SSE with stream_format "sse"',
@@ -31,8 +31,9 @@ export class OpenAiController {
   speech(
     @Body() dto: SpeechDto,
     @ClientDisconnectSignal() clientGone: AbortSignal,
+    @RateLimitClient() client: string | undefined,
   ): Promise<CachedAudioResponse> {
-    return this.openai.speech(dto, clientGone);
+    return this.openai.speech(dto, { clientGone, client });
   }
 
   @Get('models')

@@ -5,7 +5,7 @@ import { Settings } from '../config/settings';
 import { VoiceNotFoundError } from '../models/voice-not-found.error';
 import { VoiceRegistryService, type VoiceEntry } from '../models/voice-registry.service';
 import { CachedAudioResponse } from '../tts/cached-audio-response';
-import { TtsService } from '../tts/tts.service';
+import { TtsService, type SynthesisCaller } from '../tts/tts.service';
 import type { SpeechDto } from './dto/speech.dto';
 
 /** OpenAI's voice names; each maps to an installed voice (OPENAI_VOICE_MAP or the default). */
@@ -48,7 +48,7 @@ export class OpenAiService {
   ) {}
 
   /** POST /v1/audio/speech: streamed audio, or Server-Sent Events with stream_format "sse". */
-  async speech(dto: SpeechDto, clientGone?: AbortSignal): Promise<CachedAudioResponse> {
+  async speech(dto: SpeechDto, caller: SynthesisCaller = {}): Promise<CachedAudioResponse> {
     const format = dto.response_format ?? 'mp3';
     const { voice, speakerId } = this.resolveVoice(dto.model, dto.voice);
     const audio = await this.tts.render(
@@ -57,7 +57,10 @@ export class OpenAiService {
         voice,
         speakerId,
         lengthScale:
-          dto.speed === undefined ? undefined : voice.config.inference.lengthScale / dto.speed,
+          // A JSON null passes IsOptional as an absent field does.
+          dto.speed === undefined || dto.speed === null
+            ? undefined
+            : voice.config.inference.lengthScale / dto.speed,
         format,
         // OpenAI's pcm is 24 kHz, and its clients play it at that rate.
         outputSampleRate:
@@ -68,7 +71,7 @@ export class OpenAiService {
         // OpenAI's API has no SSML switch: an input that starts with <speak is SSML.
         ssml: looksLikeSsml(dto.input) ? { strict: true } : undefined,
       },
-      clientGone,
+      caller,
     );
     if (dto.stream_format !== 'sse') return audio;
     return new CachedAudioResponse(
@@ -135,7 +138,7 @@ export class OpenAiService {
       return { voice, speakerId: this.tts.speakerId(voice, speaker) };
     }
     const openAiName = requested.toLowerCase();
-    const mapped = this.settings.OPENAI_VOICE_MAP[openAiName];
+    const mapped = this.settings.openAiVoiceMap.get(openAiName);
     if (mapped !== undefined) {
       const [mappedName, mappedSpeaker] = splitSpeaker(mapped);
       const voice = this.voices.get(mappedName);

@@ -1,9 +1,9 @@
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
-import { PiperError } from '@app/piper';
+import { ServerError } from '../common/server-errors';
 
 /** Redis is needed to count requests and RATE_LIMIT_FAIL_OPEN is false (503). */
-export class RateLimiterUnavailableError extends PiperError {
+export class RateLimiterUnavailableError extends ServerError {
   readonly code = 'RATE_LIMITER_UNAVAILABLE';
   readonly retryAfterSeconds = 1;
 

@@ -4,8 +4,8 @@
  * also `Accept-Ranges: bytes`, `If-None-Match` answered 304, and a single byte `Range`
  * answered 206 with its `Content-Range` (what an <audio> element sends to seek). An
  * unsatisfiable range is a 416 through the error filter. Several ranges, a malformed
- * Range, or an `If-Range` naming another version get the whole file, as the RFC
- * allows. Audio streamed as it is synthesized has no ETag: its bytes are not known yet.
+ * or invalid Range (`bytes=100-50`), or an `If-Range` naming another version get the
+ * whole file, as the RFC allows. Audio streamed as it is synthesized has no ETag: its bytes are not known yet.
  *
  * Ranges are parsed by Express's `req.range()` (`range-parser`, the code behind
  * `res.sendFile`). If-None-Match is compared here rather than with `req.fresh`: that
@@ -23,7 +23,7 @@ import {
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { map, type Observable } from 'rxjs';
-import { RangeNotSatisfiableError } from '../common/http-errors';
+import { RangeNotSatisfiableError } from '../common/server-errors';
 import { CachedAudioResponse } from './cached-audio-response';
 
 @Injectable()
@@ -77,7 +77,8 @@ function requestedRange(
   etag: string,
   size: number,
 ): { start: number; end: number } | undefined {
-  if (request.headers.range === undefined) return undefined;
+  const header = request.headers.range;
+  if (header === undefined || !isValidByteRanges(header)) return undefined;
   const ifRange = request.headers['if-range'];
   if (ifRange !== undefined && ifRange !== etag) return undefined;
   const ranges = request.range(size, { combine: true });
@@ -85,4 +86,20 @@ function requestedRange(
   if (ranges === undefined || ranges === -2) return undefined;
   if (ranges.type !== 'bytes' || ranges.length !== 1) return undefined;
   return ranges[0];
+}
+
+/**
+ * Whether a Range header is well-formed bytes ranges (RFC 9110 §14.1.2): each
+ * `first-last` with last ≥ first, `first-`, or `-suffix`. range-parser calls
+ * `bytes=100-50` unsatisfiable (416); the RFC makes it invalid, and a Range header with
+ * an invalid range is ignored: the whole file, 200.
+ */
+function isValidByteRanges(header: string): boolean {
+  const match = /^\s*bytes\s*=(.*)$/i.exec(header);
+  if (!match) return true; // another unit: range-parser says so, and it is ignored
+  return match[1].split(',').every((spec) => {
+    const range = /^\s*(\d*)\s*-\s*(\d*)\s*$/.exec(spec);
+    if (!range || (range[1] === '' && range[2] === '')) return false;
+    return range[1] === '' || range[2] === '' || Number(range[2]) >= Number(range[1]);
+  });
 }

@@ -15,7 +15,7 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { ApiKeyProtected } from '../common/guards/api-key.guard';
-import { TtsRateLimit } from '../common/guards/rate-limit';
+import { RateLimitClient } from '../common/guards/rate-limit';
 import { ClientDisconnectSignal } from '../common/client-disconnect-signal.decorator';
 import { ErrorEnvelopeDto } from '../common/error-envelope.dto';
 import { CachedAudioResponse } from './cached-audio-response';
@@ -60,7 +60,6 @@ export class TtsController {
 
   @Post('tts')
   @HttpCode(200)
-  @TtsRateLimit()
   @UseInterceptors(XCacheInterceptor, ConditionalAudioInterceptor)
   @ApiOperation({
     summary: 'Synthesize text to WAV, raw PCM, MP3, Opus, FLAC or AAC, whole or streamed',
@@ -73,12 +72,12 @@ export class TtsController {
   synthesize(
     @Body() dto: SynthesizeDto,
     @ClientDisconnectSignal() clientGone: AbortSignal,
+    @RateLimitClient() client: string | undefined,
   ): Promise<CachedAudioResponse> {
-    return this.tts.synthesize(dto, clientGone);
+    return this.tts.synthesize(dto, { clientGone, client });
   }
 
   @Get('tts')
-  @TtsRateLimit()
   @UseInterceptors(XCacheInterceptor, ConditionalAudioInterceptor)
   @ApiOperation({
     summary: 'Synthesize text from query parameters: a link an <audio> element can play and seek',
@@ -105,8 +104,9 @@ export class TtsController {
   synthesizeFromQuery(
     @Query() query: SynthesizeQueryDto,
     @ClientDisconnectSignal() clientGone: AbortSignal,
+    @RateLimitClient() client: string | undefined,
   ): Promise<CachedAudioResponse> {
-    return this.tts.synthesize(query, clientGone, 'inline');
+    return this.tts.synthesize(query, { clientGone, client }, 'inline');
   }
 
   @Post('phonemize')

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { SynthesisBudget } from '../common/guards/rate-limit';
 import { AudioCacheModule } from '../cache/audio-cache.module';
 import { EngineModule } from '../engine/engine.module';
 import { ModelsModule } from '../models/models.module';
@@ -8,7 +9,7 @@ import { TtsService } from './tts.service';
 @Module({
   imports: [ModelsModule, EngineModule, AudioCacheModule],
   controllers: [TtsController],
-  providers: [TtsService],
+  providers: [TtsService, SynthesisBudget],
   exports: [TtsService],
 })
 export class TtsModule {}

@@ -6,12 +6,13 @@
  */
 import type { TestingModule } from '@nestjs/testing';
 import { Test } from '@nestjs/testing';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { PiperVoice, SpeakerNotFoundError, decodeWav, type SynthesisOptions } from '@app/piper';
 import { makeModelDir, removeDir } from '../../../../test/support/test-server';
 import { waitFor } from '../../../../test/support/processes';
-import { TextTooLongError } from '../common/http-errors';
+import { TextTooLongError } from '../common/server-errors';
 import { SettingsModule } from '../config/settings.module';
 import { EngineWarmupService } from '../engine-warmup.service';
 import { EngineModule } from '../engine/engine.module';
@@ -47,6 +48,8 @@ describe(TtsService.name, () => {
         }),
         MetricsModule,
         RedisModule,
+        // The synthesis budget's storage (no client here, so nothing is spent).
+        ThrottlerModule.forRoot({ throttlers: [] }),
         EngineModule,
         ModelsModule,
         TtsModule,

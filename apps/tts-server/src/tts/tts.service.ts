@@ -7,10 +7,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { contentTypeOf, encodeAudio } from '@app/audio-formats';
-import { concatPcm } from '@app/piper';
+import { concatPcm, EmptyTextError } from '@app/piper';
 import { parseSsml, type SsmlVoiceChoice } from '@app/ssml';
 import { AudioCacheService, type CachedAudio } from '../cache/audio-cache.service';
-import { TextTooLongError } from '../common/http-errors';
+import { SynthesisBudget } from '../common/guards/rate-limit';
+import { TextTooLongError } from '../common/server-errors';
 import { Settings } from '../config/settings';
 import { PiperEngine } from '../engine/piper-engine';
 import { voiceOfLanguage } from '../models/voice-language';
@@ -25,6 +26,14 @@ import { resolveSpeakerId } from './speaker-id';
 import { planSsmlParts, ssmlSentences, type SsmlTarget } from './ssml-audio';
 
 export type { RenderJob } from './render-job';
+
+/** Who asked: what a synthesis needs to know of the request besides its parameters. */
+export interface SynthesisCaller {
+  /** Fires when the client goes away: a streamed synthesis stops. */
+  clientGone?: AbortSignal;
+  /** The rate-limit client whose synthesis budget a cache miss spends (RateLimitClient). */
+  client?: string;
+}
 
 /** Streaming: a first sentence longer than this (about 2 s of speech) is spoken clause by clause. */
 const FIRST_CLAUSE_SPLIT_PHONEMES = 60;
@@ -48,6 +57,7 @@ export class TtsService {
     private readonly voices: VoiceRegistryService,
     private readonly engine: PiperEngine,
     private readonly cache: AudioCacheService,
+    private readonly budget: SynthesisBudget,
   ) {}
 
   /**
@@ -57,16 +67,21 @@ export class TtsService {
    */
   async synthesize(
     dto: SynthesizeDto,
-    clientGone?: AbortSignal,
+    caller: SynthesisCaller = {},
     disposition?: RenderJob['disposition'],
   ): Promise<CachedAudioResponse> {
     const voice = this.voice(dto.model);
     const job = renderJobOf(dto, voice, this.speakerId(voice, dto.speaker_id), disposition);
-    return await this.render(job, clientGone);
+    return await this.render(job, caller);
   }
 
-  /** Audio for a resolved request: shared by POST /tts, the OpenAI speech API and Wyoming. */
-  async render(job: RenderJob, clientGone?: AbortSignal): Promise<CachedAudioResponse> {
+  /**
+   * Audio for a resolved request: shared by POST /tts, the OpenAI speech API and
+   * Wyoming. Only a request that reaches the engine spends the caller's synthesis
+   * budget: a cache hit, or a request that joins an identical one in flight, does not.
+   */
+  async render(job: RenderJob, caller: SynthesisCaller = {}): Promise<CachedAudioResponse> {
+    const { clientGone } = caller;
     const source = job.ssml ? this.ssmlSource(job) : this.textSource(job);
     const { plan, warnings } = source;
     if (job.stream) {
@@ -80,11 +95,15 @@ export class TtsService {
           warnings,
         );
       }
+      await this.budget.spend(caller.client);
       const { body, contentType } = await this.stream(job, source, clientGone);
       return CachedAudioResponse.streamed(body, contentType, plan.disposition, warnings);
     }
     // No client signal here: other identical requests may be waiting on this synthesis.
-    const lookup = await this.cache.getOrProduce(plan.cacheKey, () => this.whole(job, source));
+    const lookup = await this.cache.getOrProduce(plan.cacheKey, async () => {
+      await this.budget.spend(caller.client);
+      return this.whole(job, source);
+    });
     return CachedAudioResponse.whole(
       lookup.audio,
       plan.disposition,
@@ -227,6 +246,9 @@ export class TtsService {
       text,
       voice.revision,
     );
+    // As /tts refuses it: a text with nothing to speak once cleaned (control characters,
+    // symbols the voice has no phonemes for).
+    if (!sentences.some(({ phonemes }) => phonemes.length > 0)) throw new EmptyTextError();
     return {
       sentences: sentences.map(({ phonemes, phonemeIds }) => ({
         phonemes,
@@ -238,6 +260,7 @@ export class TtsService {
   private checkedText(text: string): string {
     const normalized = text.normalize('NFC').trim();
     // Length as a user counts it (code points), not UTF-16 units.
+    if (normalized === '') throw new EmptyTextError();
     const length = [...normalized].length;
     if (length > this.settings.MAX_TEXT_LENGTH) {
       throw new TextTooLongError(length, this.settings.MAX_TEXT_LENGTH);
@@ -245,14 +268,17 @@ export class TtsService {
     return normalized;
   }
 
-  /** The voice a request names, or the default voice. */
-  voice(name: string | undefined): VoiceEntry {
-    if (name !== undefined) return this.voices.get(name);
+  /**
+   * The voice a request names, or the default voice. `null` is no name: class-validator's
+   * IsOptional lets a JSON null through as it lets an absent field.
+   */
+  voice(name: string | null | undefined): VoiceEntry {
+    if (name !== undefined && name !== null) return this.voices.get(name);
     return this.voices.get(this.voices.defaultVoice()?.name ?? this.settings.DEFAULT_MODEL ?? '');
   }
 
   /** The speaker a request names (index or name), or DEFAULT_SPEAKER, as a number. */
-  speakerId(voice: VoiceEntry, requested: string | undefined): number {
-    return resolveSpeakerId(voice, requested, this.settings.DEFAULT_SPEAKER);
+  speakerId(voice: VoiceEntry, requested: string | null | undefined): number {
+    return resolveSpeakerId(voice, requested ?? undefined, this.settings.DEFAULT_SPEAKER);
   }
 }

@@ -14,7 +14,7 @@ import type { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { PiperError } from '@app/piper';
+import { DomainError } from '@app/errors';
 import { looksLikeSsml } from '@app/ssml';
 import {
   encodeEvent,
@@ -468,7 +468,7 @@ function textOf(data: WyomingData, type: string): string {
 
 /** An error as an `error` event says it: domain and protocol errors by their code and message. */
 function describe(error: unknown): { code: string; text: string } {
-  if (error instanceof PiperError) return { code: error.code, text: error.message };
+  if (error instanceof DomainError) return { code: error.code, text: error.message };
   if (error instanceof WyomingEventError) return { code: error.code, text: error.message };
   if (error instanceof WyomingFrameError) return { code: error.code, text: error.message };
   return { code: INTERNAL_ERROR, text: 'internal server error' };

@@ -118,7 +118,8 @@ export class WyomingSpeechService {
         stream: true,
         ssml: ssml ? { strict: true } : undefined,
       },
-      signal,
+      // No rate-limit client: the Wyoming port has no per-client budgets.
+      { clientGone: signal },
     );
     return response.file.getStream();
   }

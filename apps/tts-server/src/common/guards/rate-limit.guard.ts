@@ -8,18 +8,22 @@ import {
   type ThrottlerModuleOptions,
   type ThrottlerStorage,
 } from '@nestjs/throttler';
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
+import { Settings } from '../../config/settings';
 import { ApiKeysService } from '../api-keys.service';
 import { KeyRing } from '../key-ring';
+import { RateLimitedError } from '../server-errors';
+import type { RateLimitedRequest } from './rate-limit';
 
 /**
- * @nestjs/throttler's guard with two changes a client notices: a limit counts a
- * client's requests across all routes (the stock key is per route, which would give a
- * client one budget per endpoint), and a refused request carries the standard
- * `Retry-After` header, not only the throttler-specific `Retry-After-<name>`. A client
- * is its API key when it sends one (clients behind one NAT keep separate budgets),
- * else its IP address (the proxy's, unless TRUST_PROXY says to believe
- * X-Forwarded-For).
+ * @nestjs/throttler's guard for the general budget (see rate-limit.ts), with three
+ * changes a client notices: the limit counts a client's requests across all routes (the
+ * stock key is per route, which would give a client one budget per endpoint); a refused
+ * request is the domain error RATE_LIMITED, whose message says which limit it hit and
+ * when it resets, with the standard `Retry-After` header; and the client it counted is
+ * left on the request for the synthesis budget. A client is its API key when it sends
+ * a valid one (clients behind one NAT keep separate budgets), else its IP address (the
+ * proxy's, unless TRUST_PROXY says to believe X-Forwarded-For).
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
@@ -28,6 +32,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
     private readonly apiKeys: ApiKeysService,
+    private readonly settings: Settings,
   ) {
     super(options, storage, reflector);
   }
@@ -36,7 +41,9 @@ export class RateLimitGuard extends ThrottlerGuard {
     const { headers, ip } = request as unknown as Request;
     // Only a valid key names a client: a made-up one must not buy a fresh budget.
     const keyId = this.apiKeys.identify(KeyRing.bearerToken(headers.authorization));
-    return Promise.resolve(keyId ? `key:${keyId}` : `ip:${ip ?? 'unknown'}`);
+    const client = keyId ? `key:${keyId}` : `ip:${ip ?? 'unknown'}`;
+    (request as unknown as RateLimitedRequest).rateLimitClient = client;
+    return Promise.resolve(client);
   }
 
   protected override generateKey(
@@ -47,12 +54,17 @@ export class RateLimitGuard extends ThrottlerGuard {
     return `${throttlerName}:${tracker}`;
   }
 
-  protected override async throwThrottlingException(
-    context: ExecutionContext,
+  protected override throwThrottlingException(
+    _context: ExecutionContext,
     detail: ThrottlerLimitDetail,
   ): Promise<void> {
-    const response = context.switchToHttp().getResponse<Response>();
-    response.setHeader('Retry-After', String(Math.max(1, Math.ceil(detail.timeToBlockExpire))));
-    await super.throwThrottlingException(context, detail);
+    return Promise.reject(
+      new RateLimitedError(
+        'general',
+        detail.limit,
+        this.settings.RATE_LIMIT_WINDOW,
+        Math.max(1, Math.ceil(detail.timeToBlockExpire)),
+      ),
+    );
   }
 }

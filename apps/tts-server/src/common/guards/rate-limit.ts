@@ -1,33 +1,48 @@
-import { SetMetadata, type ExecutionContext } from '@nestjs/common';
-import type { ThrottlerModuleOptions } from '@nestjs/throttler';
+/**
+ * Two budgets per client (@nestjs/throttler's storage, in memory or in Redis with
+ * REDIS_URL), counted where each one's cost is:
+ *
+ * - general: RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW, every request to every
+ *   endpoint (probes exempt), counted by RateLimitGuard before anything else runs;
+ * - synthesis: TTS_RATE_LIMIT_REQUESTS per window, spent by SynthesisBudget only when a
+ *   request is about to be synthesized, so a request refused before (a 400, an unknown
+ *   voice) or answered from the cache, which cost next to nothing, does not spend it: a
+ *   newcomer trying six formats of one text, or a page replaying its audio, is not
+ *   refused for it.
+ */
+import { createParamDecorator, Injectable, type ExecutionContext } from '@nestjs/common';
+import {
+  InjectThrottlerStorage,
+  type ThrottlerModuleOptions,
+  type ThrottlerStorage,
+} from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
-import type { Settings } from '../../config/settings';
+import type { Request } from 'express';
+import { Settings } from '../../config/settings';
 import { FailOpenThrottlerStorage } from '../../redis/fail-open-throttler-storage';
 import type { RedisConnection } from '../../redis/redis-connection';
+import { RateLimitedError } from '../server-errors';
 
-const TTS_RATE_LIMIT = 'piper:tts-rate-limit';
+/** The general budget's throttler (the stock name: its headers carry no suffix). */
+export const GENERAL_THROTTLER = 'default';
+const SYNTHESIS_THROTTLER = 'synthesis';
 
-/** Marks a synthesis route: it also counts against the stricter TTS limit. */
-export const TtsRateLimit = (): MethodDecorator & ClassDecorator =>
-  SetMetadata(TTS_RATE_LIMIT, true);
-
-function isSynthesisRoute(context: ExecutionContext): boolean {
-  return (
-    Reflect.getMetadata(TTS_RATE_LIMIT, context.getHandler()) === true ||
-    Reflect.getMetadata(TTS_RATE_LIMIT, context.getClass()) === true
-  );
-}
+/** A request as the rate limits see it: RateLimitGuard names its client. */
+export type RateLimitedRequest = Request & { rateLimitClient?: string };
 
 /**
- * Two limits per client (@nestjs/throttler, in memory or in Redis with REDIS_URL): RATE_LIMIT_REQUESTS per
- * RATE_LIMIT_WINDOW on every endpoint, and TTS_RATE_LIMIT_REQUESTS on synthesis routes,
- * where one request costs real CPU.
+ * The client the rate limits count this request against (its API key's id or its
+ * address), for a synthesis budget spent later in the request.
  */
+export const RateLimitClient = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): string | undefined =>
+    context.switchToHttp().getRequest<RateLimitedRequest>().rateLimitClient,
+);
+
 export function rateLimitOptions(
   settings: Settings,
   redis: RedisConnection,
 ): ThrottlerModuleOptions {
-  const windowMs = settings.RATE_LIMIT_WINDOW * 1000;
   // With Redis, every replica counts into the same buckets: one limit per client.
   const storage = redis.client
     ? new FailOpenThrottlerStorage(
@@ -39,13 +54,43 @@ export function rateLimitOptions(
   return {
     storage,
     throttlers: [
-      { name: 'default', ttl: windowMs, limit: settings.RATE_LIMIT_REQUESTS },
       {
-        name: 'tts',
-        ttl: windowMs,
-        limit: settings.TTS_RATE_LIMIT_REQUESTS,
-        skipIf: (context) => !isSynthesisRoute(context),
+        name: GENERAL_THROTTLER,
+        ttl: settings.RATE_LIMIT_WINDOW * 1000,
+        limit: settings.RATE_LIMIT_REQUESTS,
       },
     ],
   };
+}
+
+/** The synthesis budget, spent once per request that reaches the engine. */
+@Injectable()
+export class SynthesisBudget {
+  constructor(
+    @InjectThrottlerStorage() private readonly storage: ThrottlerStorage,
+    private readonly settings: Settings,
+  ) {}
+
+  /** Counts one synthesis for `client`; throws RATE_LIMITED once its budget is spent. */
+  async spend(client: string | undefined): Promise<void> {
+    // No client: the route is not rate limited (RateLimitGuard did not run).
+    if (client === undefined) return;
+    const windowMs = this.settings.RATE_LIMIT_WINDOW * 1000;
+    const limit = this.settings.TTS_RATE_LIMIT_REQUESTS;
+    const record = await this.storage.increment(
+      `${SYNTHESIS_THROTTLER}:${client}`,
+      windowMs,
+      limit,
+      windowMs,
+      SYNTHESIS_THROTTLER,
+    );
+    if (record.isBlocked) {
+      throw new RateLimitedError(
+        'synthesis',
+        limit,
+        this.settings.RATE_LIMIT_WINDOW,
+        Math.max(1, Math.ceil(record.timeToBlockExpire)),
+      );
+    }
+  }
 }

@@ -10,7 +10,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
-import { TEXT_HARD_LIMIT } from '../../tts/dto/synthesize.dto';
+import { TEXT_RULE } from '../../tts/dto/synthesize.dto';
 
 /** Every response_format of OpenAI's speech API, in OpenAI's order; all are served. */
 export const OPENAI_FORMATS = [
@@ -34,9 +34,8 @@ export class SpeechDto {
   model!: string;
 
   @ApiProperty({ description: 'Text to speak', example: 'Hello from Piper.' })
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(TEXT_HARD_LIMIT)
+  @IsString({ message: TEXT_RULE })
+  @IsNotEmpty({ message: TEXT_RULE })
   input!: string;
 
   @ApiProperty({

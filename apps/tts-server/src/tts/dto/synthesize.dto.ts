@@ -14,9 +14,13 @@ import {
   Min,
 } from 'class-validator';
 import { SYNTHESIS_LIMITS } from '@app/piper';
+import { MAX_TEXT_LENGTH_TOKEN } from '../../common/pipes/request-validation.pipe';
 
-/** Hard ceiling for any text field; MAX_TEXT_LENGTH (a setting) is checked by the service. */
-export const TEXT_HARD_LIMIT = 100_000;
+/**
+ * The rule of a text field. Its length (MAX_TEXT_LENGTH, a setting, in code points after
+ * normalisation) is checked by the service; the body limit bounds what reaches here.
+ */
+export const TEXT_RULE = `$property must be a string of 1 to ${MAX_TEXT_LENGTH_TOKEN} characters`;
 export const VOICE_NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
 
 const speakerToString = ({ value }: { value: unknown }): unknown =>
@@ -24,9 +28,8 @@ const speakerToString = ({ value }: { value: unknown }): unknown =>
 
 export class PhonemizeDto {
   @ApiProperty({ description: 'Text to phonemize', example: 'Hello world. How are you?' })
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(TEXT_HARD_LIMIT)
+  @IsString({ message: TEXT_RULE })
+  @IsNotEmpty({ message: TEXT_RULE })
   text!: string;
 
   @ApiPropertyOptional({
