@@ -17,6 +17,7 @@ module.exports = {
     '^@app/piper(|/.*)$': '<rootDir>/libs/piper/src$1',
     '^@app/audio-formats(|/.*)$': '<rootDir>/libs/audio-formats/src$1',
     '^@app/voice-catalogue(|/.*)$': '<rootDir>/libs/voice-catalogue/src$1',
+    '^@app/ssml(|/.*)$': '<rootDir>/libs/ssml/src$1',
     '^@app/errors(|/.*)$': '<rootDir>/libs/errors/src$1',
   },
   testTimeout: 60000,

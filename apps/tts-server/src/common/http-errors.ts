@@ -27,6 +27,7 @@ type CodesOf<Module> = {
 export type ErrorCode =
   | CodesOf<typeof import('@app/piper')>
   | CodesOf<typeof import('@app/voice-catalogue')>
+  | CodesOf<typeof import('@app/ssml')>
   | CodesOf<typeof import('./server-errors')>
   | CodesOf<typeof import('../engine/engine.errors')>
   | CodesOf<typeof import('../models/voice-not-found.error')>
@@ -65,6 +66,10 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<ErrorCode, HttpStatus>> = {
   RATE_LIMITED: HttpStatus.TOO_MANY_REQUESTS,
   TEXT_EMPTY: HttpStatus.BAD_REQUEST,
   TEXT_TOO_LONG: HttpStatus.BAD_REQUEST,
+  // SSML (@app/ssml): bad markup and unsupported elements are the client's, too much is 413.
+  SSML_INVALID: HttpStatus.BAD_REQUEST,
+  SSML_UNSUPPORTED: HttpStatus.BAD_REQUEST,
+  SSML_TOO_LARGE: HttpStatus.PAYLOAD_TOO_LARGE,
   RANGE_NOT_SATISFIABLE: HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
   SYNTHESIS_OPTION_INVALID: HttpStatus.BAD_REQUEST,
   TIMESTAMPS_REQUEST_INVALID: HttpStatus.BAD_REQUEST,

@@ -79,6 +79,16 @@ export class Settings {
   MAX_TEXT_LENGTH = 500;
 
   /**
+   * Characters of SSML markup per request (413 beyond), apart from MAX_TEXT_LENGTH,
+   * which counts only what an SSML document speaks: markup is several times its text.
+   */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  MAX_SSML_LENGTH = 10_000;
+
+  /**
    * How often MODEL_DIR is rescanned for voices added, replaced or removed, in
    * milliseconds; 0 scans only at start. Polling rather than file-system events: it also
    * sees changes made by other hosts on a shared (NFS, Kubernetes) volume.

@@ -1,5 +1,6 @@
 import { Injectable, StreamableFile } from '@nestjs/common';
 import { Readable } from 'node:stream';
+import { looksLikeSsml } from '@app/ssml';
 import { Settings } from '../config/settings';
 import { VoiceNotFoundError } from '../models/voice-not-found.error';
 import { VoiceRegistryService, type VoiceEntry } from '../models/voice-registry.service';
@@ -67,6 +68,8 @@ export class OpenAiService {
             ? this.settings.OPENAI_PCM_SAMPLE_RATE
             : undefined,
         stream: true,
+        // OpenAI's API has no SSML switch: an input that starts with <speak is SSML.
+        ssml: looksLikeSsml(dto.input) ? { strict: true } : undefined,
       },
       caller,
     );

@@ -20,6 +20,8 @@ export class CachedAudioResponse {
     readonly cache: CacheStatus,
     readonly tier?: CacheTier,
     readonly whole?: WholeAudio,
+    /** What an SSML request asked for and did not get (X-SSML-Warnings). */
+    readonly warnings: readonly string[] = [],
   ) {}
 
   /** Complete audio (cached, or just synthesized whole), with its length. */
@@ -28,25 +30,34 @@ export class CachedAudioResponse {
     disposition: string,
     cache: CacheStatus,
     tier?: CacheTier,
+    warnings?: readonly string[],
   ): CachedAudioResponse {
     const file = new StreamableFile(audio.body, {
       type: audio.contentType,
       length: audio.body.length,
       disposition,
     });
-    return new CachedAudioResponse(file, cache, tier, audio);
+    return new CachedAudioResponse(file, cache, tier, audio, warnings);
   }
 
   /** Audio sent as it is synthesized: no length, never from the cache. */
-  static streamed(body: Readable, contentType: string, disposition: string): CachedAudioResponse {
+  static streamed(
+    body: Readable,
+    contentType: string,
+    disposition: string,
+    warnings?: readonly string[],
+  ): CachedAudioResponse {
     return new CachedAudioResponse(
       new StreamableFile(body, { type: contentType, disposition }),
       'MISS',
+      undefined,
+      undefined,
+      warnings,
     );
   }
 
   /** The same response with another file (e.g. a byte range of this one). */
   withFile(file: StreamableFile): CachedAudioResponse {
-    return new CachedAudioResponse(file, this.cache, this.tier, this.whole);
+    return new CachedAudioResponse(file, this.cache, this.tier, this.whole, this.warnings);
   }
 }

@@ -5,6 +5,7 @@
  * job always gives the same plan, which is what makes the cache key trustworthy.
  */
 import { fileExtensionOf, type AudioFormat } from '@app/audio-formats';
+import { looksLikeSsml } from '@app/ssml';
 import { AudioCacheService } from '../cache/audio-cache.service';
 import type { EngineSynthesisOptions, EngineSynthesisRequest } from '../engine/piper-engine';
 import { voicePaths, type VoiceEntry } from '../models/voice-registry.service';
@@ -29,6 +30,8 @@ export interface RenderJob {
   disposition?: 'attachment' | 'inline';
   /** What is answered: the audio (default), the audio with timestamps (JSON), or captions. */
   output?: RenderOutput;
+  /** The text is SSML; `strict`: unsupported elements are refused rather than spoken. */
+  ssml?: { strict: boolean };
 }
 
 export type RenderOutput = 'audio' | 'timestamps' | CaptionFormat;
@@ -80,6 +83,7 @@ export function renderJobOf(
     stream: dto.stream === true,
     disposition,
     output: captionFormat ?? (dto.timestamps === true ? 'timestamps' : 'audio'),
+    ssml: (dto.ssml ?? looksLikeSsml(dto.text)) ? { strict: dto.ssml_strict ?? true } : undefined,
   };
 }
 
@@ -108,6 +112,8 @@ export function planRender(job: RenderJob, text: string): RenderPlan {
     modelPath: voice.modelPath,
     // A voice replaced in MODEL_DIR is a new revision: its audio is cached apart.
     revision: voice.revision,
+    // SSML is keyed by its markup (the text): the same document is the same audio.
+    ...(job.ssml ? { ssml: job.ssml } : {}),
     text,
     speakerId,
     ...options,

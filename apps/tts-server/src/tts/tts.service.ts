@@ -7,13 +7,15 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { contentTypeOf, encodeAudio } from '@app/audio-formats';
-import { concatPcm } from '@app/piper';
+import { concatPcm, EmptyTextError } from '@app/piper';
+import { parseSsml, type SsmlVoiceChoice } from '@app/ssml';
 import { AudioCacheService, type CachedAudio } from '../cache/audio-cache.service';
-import { EmptyTextError } from '@app/piper';
 import { SynthesisBudget } from '../common/guards/rate-limit';
 import { TextTooLongError, TimestampsRequestError } from '../common/server-errors';
 import { Settings } from '../config/settings';
 import { PiperEngine, type EngineSentence } from '../engine/piper-engine';
+import { voiceOfLanguage } from '../models/voice-language';
+import { VoiceNotFoundError } from '../models/voice-not-found.error';
 import { VoiceRegistryService, type VoiceEntry } from '../models/voice-registry.service';
 import { streamAudio } from './audio-stream';
 import { CachedAudioResponse } from './cached-audio-response';
@@ -29,6 +31,7 @@ import {
 import { streamTimestamps } from './timestamps-stream';
 import { captions, sentenceBodies, TextOffsets } from './timestamps';
 import { resolveSpeakerId } from './speaker-id';
+import { planSsmlParts, ssmlSentences, type SsmlTarget } from './ssml-audio';
 
 export type { RenderJob } from './render-job';
 
@@ -42,6 +45,16 @@ export interface SynthesisCaller {
 
 /** Streaming: a first sentence longer than this (about 2 s of speech) is spoken clause by clause. */
 const FIRST_CLAUSE_SPLIT_PHONEMES = 60;
+
+/** A request's audio, however it is made: plain text in one engine request, SSML in several. */
+interface AudioSource {
+  plan: RenderPlan;
+  /** What was not honoured (SSML), for the X-SSML-Warnings header. */
+  warnings: string[];
+  all(): Promise<Int16Array>;
+  /** Sentence by sentence, a long first sentence clause by clause. */
+  sentences(signal?: AbortSignal): AsyncIterable<{ pcm: Int16Array }>;
+}
 
 @Injectable()
 export class TtsService {
@@ -72,18 +85,57 @@ export class TtsService {
   }
 
   /**
-   * Audio for a resolved request: shared by POST /tts and the OpenAI speech API. Only a
-   * request that reaches the engine spends the caller's synthesis budget: a cache hit,
-   * or a request that joins an identical one in flight, does not.
+   * Audio for a resolved request: shared by POST /tts, the OpenAI speech API and
+   * Wyoming. Only a request that reaches the engine spends the caller's synthesis
+   * budget: a cache hit, or a request that joins an identical one in flight, does not.
    */
   async render(job: RenderJob, caller: SynthesisCaller = {}): Promise<CachedAudioResponse> {
     const { clientGone } = caller;
+    if (job.output !== undefined && job.output !== 'audio') return this.renderTimed(job, caller);
+    const source = job.ssml ? this.ssmlSource(job) : this.textSource(job);
+    const { plan, warnings } = source;
+    if (job.stream) {
+      const cached = await this.cache.get(plan.cacheKey);
+      if (cached) {
+        return CachedAudioResponse.whole(
+          cached.audio,
+          plan.disposition,
+          'HIT',
+          cached.tier,
+          warnings,
+        );
+      }
+      await this.budget.spend(caller.client);
+      const { body, contentType } = await this.stream(job, source, clientGone);
+      return CachedAudioResponse.streamed(body, contentType, plan.disposition, warnings);
+    }
+    // No client signal here: other identical requests may be waiting on this synthesis.
+    const lookup = await this.cache.getOrProduce(plan.cacheKey, async () => {
+      await this.budget.spend(caller.client);
+      return this.whole(job, source);
+    });
+    return CachedAudioResponse.whole(
+      lookup.audio,
+      plan.disposition,
+      lookup.cache,
+      lookup.tier,
+      warnings,
+    );
+  }
+
+  /** The audio with its timestamps (JSON, or SSE when streamed), or captions of it. */
+  private async renderTimed(job: RenderJob, caller: SynthesisCaller): Promise<CachedAudioResponse> {
+    if (job.ssml) {
+      throw new TimestampsRequestError(
+        'timestamps and captions are not available for SSML yet: send the text without markup',
+      );
+    }
     const text = this.checkedText(job.text);
     const plan = planRender(job, text);
     if (job.output === 'timestamps' && job.stream) {
       await this.budget.spend(caller.client);
       return CachedAudioResponse.streamed(
-        streamTimestamps(this.engine.synthesize(this.streamedRequest(plan), clientGone), {
+        streamTimestamps(this.engine.synthesize(this.streamedRequest(plan), caller.clientGone), {
           job,
           plan,
           offsets: new TextOffsets(job.text, text),
@@ -93,38 +145,103 @@ export class TtsService {
         'inline',
       );
     }
-    if (job.output !== undefined && job.output !== 'audio') {
-      const lookup = await this.cache.getOrProduce(plan.cacheKey, async () => {
-        await this.budget.spend(caller.client);
-        return this.timed(job, plan, text);
-      });
-      return CachedAudioResponse.whole(lookup.audio, plan.disposition, lookup.cache, lookup.tier);
-    }
-    if (job.stream) {
-      const cached = await this.cache.get(plan.cacheKey);
-      if (cached) {
-        return CachedAudioResponse.whole(cached.audio, plan.disposition, 'HIT', cached.tier);
-      }
-      await this.budget.spend(caller.client);
-      const { body, contentType } = await this.stream(job, plan, clientGone);
-      return CachedAudioResponse.streamed(body, contentType, plan.disposition);
-    }
-    // No client signal here: other identical requests may be waiting on this synthesis.
     const lookup = await this.cache.getOrProduce(plan.cacheKey, async () => {
       await this.budget.spend(caller.client);
-      return this.whole(job, plan);
+      return this.timed(job, plan, text);
     });
     return CachedAudioResponse.whole(lookup.audio, plan.disposition, lookup.cache, lookup.tier);
   }
 
-  private async whole(job: RenderJob, plan: RenderPlan): Promise<CachedAudio> {
-    const { outputSampleRate } = plan;
-    const result = await this.engine.synthesizeAll(plan.request);
+  private textSource(job: RenderJob): AudioSource {
+    const plan = planRender(job, this.checkedText(job.text));
+    const { request } = plan;
     return {
-      body: await encodeAudio(job.format, result.pcm, result.sampleRate, outputSampleRate),
-      contentType: contentTypeOf(job.format, outputSampleRate ?? result.sampleRate),
-      sampleRate: outputSampleRate ?? result.sampleRate,
-      durationSeconds: result.pcm.length / result.sampleRate,
+      plan,
+      warnings: [],
+      all: async () => (await this.engine.synthesizeAll(request)).pcm,
+      sentences: (signal) => this.engine.synthesize(this.streamedRequest(plan), signal),
+    };
+  }
+
+  /**
+   * SSML: parsed at once (bad markup, too much of it or too much to speak fail before
+   * anything runs), keyed by its markup, spoken segment by segment (ssml-audio.ts).
+   */
+  private ssmlSource(job: RenderJob): AudioSource {
+    const markup = job.text.normalize('NFC').trim();
+    const document = parseSsml(markup, {
+      maxMarkupLength: this.settings.MAX_SSML_LENGTH,
+      strict: job.ssml?.strict ?? true,
+    });
+    if (document.spokenLength > this.settings.MAX_TEXT_LENGTH) {
+      throw new TextTooLongError(document.spokenLength, this.settings.MAX_TEXT_LENGTH);
+    }
+    const warnings = [...document.warnings];
+    const parts = planSsmlParts(document, job, (choice) => this.ssmlTarget(choice, job, warnings));
+    const plan = planRender(job, markup);
+    const sentences = (signal?: AbortSignal, streaming = false) =>
+      ssmlSentences(
+        parts,
+        this.engine,
+        plan.sampleRate,
+        signal,
+        streaming ? { firstSentenceClauseSplitPhonemes: FIRST_CLAUSE_SPLIT_PHONEMES } : {},
+      );
+    return {
+      plan,
+      warnings,
+      all: async () => {
+        const pieces: Int16Array[] = [];
+        for await (const { pcm } of sentences()) pieces.push(pcm);
+        return concatPcm(pieces);
+      },
+      sentences: (signal) => sentences(signal, true),
+    };
+  }
+
+  /**
+   * A `<voice>`: by name a served voice (its default speaker), "voice:speaker", or a
+   * speaker of the request's voice; by language the voice that speaks it (the request's
+   * voice, with a warning, when none does).
+   */
+  private ssmlTarget(choice: SsmlVoiceChoice, job: RenderJob, warnings: string[]): SsmlTarget {
+    const { name, language } = choice;
+    if (name !== undefined) {
+      if (this.voices.has(name)) {
+        const voice = this.voices.get(name);
+        return { voice, speakerId: this.speakerId(voice, undefined) };
+      }
+      const [voiceName, speaker] = name.split(':', 2);
+      if (speaker !== undefined && this.voices.has(voiceName)) {
+        const voice = this.voices.get(voiceName);
+        return { voice, speakerId: this.speakerId(voice, speaker) };
+      }
+      if (Object.hasOwn(job.voice.config.speakerIdMap, name)) {
+        return { voice: job.voice, speakerId: this.speakerId(job.voice, name) };
+      }
+      throw new VoiceNotFoundError(
+        name,
+        this.voices.list().map((voice) => voice.name),
+      );
+    }
+    const voice = language !== undefined ? voiceOfLanguage(this.voices, language) : undefined;
+    if (voice === undefined) {
+      warnings.push(
+        `no voice speaks language "${String(language).slice(0, 40)}": kept ${job.voice.name}`,
+      );
+      return job;
+    }
+    return voice === job.voice ? job : { voice, speakerId: this.speakerId(voice, undefined) };
+  }
+
+  private async whole(job: RenderJob, source: AudioSource): Promise<CachedAudio> {
+    const { sampleRate, outputSampleRate } = source.plan;
+    const pcm = await source.all();
+    return {
+      body: await encodeAudio(job.format, pcm, sampleRate, outputSampleRate),
+      contentType: contentTypeOf(job.format, outputSampleRate ?? sampleRate),
+      sampleRate: outputSampleRate ?? sampleRate,
+      durationSeconds: pcm.length / sampleRate,
     };
   }
 
@@ -191,11 +308,11 @@ export class TtsService {
   /** A stream that completes is cached whole; one the client left is not, and its synthesis stops. */
   private stream(
     job: RenderJob,
-    plan: RenderPlan,
+    source: AudioSource,
     clientGone?: AbortSignal,
   ): Promise<{ body: Readable; contentType: string }> {
-    const sentences = this.engine.synthesize(this.streamedRequest(plan), clientGone);
-    return streamAudio(sentences, {
+    const { plan } = source;
+    return streamAudio(source.sentences(clientGone), {
       format: job.format,
       sampleRate: plan.sampleRate,
       outputSampleRate: plan.outputSampleRate,

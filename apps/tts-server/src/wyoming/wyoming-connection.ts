@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { DomainError } from '@app/errors';
+import { looksLikeSsml } from '@app/ssml';
 import {
   encodeEvent,
   WyomingFrameParser,
@@ -138,10 +139,12 @@ export class WyomingConnection {
 
   private synthesize(data: WyomingData): void {
     const text = textOf(data, 'synthesize');
+    // Home Assistant marks SSML with text_format; a text that starts with <speak is too.
+    const ssml = data.text_format === 'ssml' || looksLikeSsml(text);
     const target = this.target(data.voice);
     if (!target) return;
     this.request('synthesize', text.length, target, async (signal) => {
-      const audio = await this.options.speech.speak(text, target, signal);
+      const audio = await this.options.speech.speak(text, target, signal, ssml);
       await this.sendAudioStart(target);
       const seconds = await this.sendAudio(audio, target);
       await this.sendEvent({ type: 'audio-stop', data: {} });

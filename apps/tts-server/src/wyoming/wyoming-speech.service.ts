@@ -10,6 +10,7 @@ import { Injectable } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { SERVICE_VERSION } from '../common/package-version';
 import { Settings } from '../config/settings';
+import { voiceOfLanguage } from '../models/voice-language';
 import { VoiceRegistryService, type VoiceEntry } from '../models/voice-registry.service';
 import { TtsService } from '../tts/tts.service';
 import type { WyomingData } from './wyoming-frames';
@@ -89,18 +90,25 @@ export class WyomingSpeechService {
     const entry =
       voice.name !== undefined
         ? this.tts.voice(voice.name)
-        : ((voice.language !== undefined ? this.voiceOfLanguage(voice.language) : undefined) ??
-          this.tts.voice(undefined));
+        : ((voice.language !== undefined
+            ? voiceOfLanguage(this.voices, voice.language)
+            : undefined) ?? this.tts.voice(undefined));
     return { voice: entry, speakerId: this.tts.speakerId(entry, voice.speaker) };
   }
 
   /**
    * The text's audio as s16le PCM, one buffer per sentence as each is synthesized (a
    * long first sentence clause by clause), or the whole audio at once from the cache.
-   * Errors before the first sentence (unknown speaker, text too long, busy) reject the
-   * promise; later ones (worker crash, timeout) fail the stream. `signal` stops it.
+   * `ssml`: the text is SSML (`text_format: "ssml"`), at the first voice's rate.
+   * Errors before the first sentence (unknown speaker, text too long, bad SSML, busy)
+   * reject the promise; later ones (worker crash, timeout) fail the stream. `signal` stops it.
    */
-  async speak(text: string, target: SpeechTarget, signal: AbortSignal): Promise<Readable> {
+  async speak(
+    text: string,
+    target: SpeechTarget,
+    signal: AbortSignal,
+    ssml = false,
+  ): Promise<Readable> {
     const response = await this.tts.render(
       {
         text,
@@ -108,6 +116,7 @@ export class WyomingSpeechService {
         speakerId: target.speakerId,
         format: 'pcm',
         stream: true,
+        ssml: ssml ? { strict: true } : undefined,
       },
       // No rate-limit client: the Wyoming port has no per-client budgets.
       { clientGone: signal },
@@ -115,30 +124,10 @@ export class WyomingSpeechService {
     return response.file.getStream();
   }
 
-  private voiceOfLanguage(requested: string): VoiceEntry | undefined {
-    const wanted = normalizeLanguage(requested);
-    const family = wanted.split('_')[0];
-    const candidates = [this.voices.defaultVoice(), ...this.voices.list()].filter(
-      (entry): entry is VoiceEntry => entry !== undefined,
-    );
-    const languageOf = (entry: VoiceEntry): string =>
-      normalizeLanguage(entry.config.language.code ?? entry.config.espeakVoice);
-    return (
-      candidates.find((entry) => languageOf(entry) === wanted) ??
-      candidates.find((entry) => languageOf(entry).split('_')[0] === family)
-    );
-  }
-
   /** Text as the engine takes it, bounded as HTTP bounds it (MAX_TEXT_LENGTH). */
   get maxTextLength(): number {
     return this.settings.MAX_TEXT_LENGTH;
   }
-}
-
-/** "en-US", "en_us" and "EN_US" are one language. */
-function normalizeLanguage(language: string): string {
-  const [family = '', region] = language.trim().replace(/-/g, '_').split('_');
-  return region ? `${family.toLowerCase()}_${region.toUpperCase()}` : family.toLowerCase();
 }
 
 function describeVoice(entry: VoiceEntry): string {

@@ -129,6 +129,23 @@ export class SynthesizeDto extends PhonemizeDto {
   timestamps?: boolean;
 
   @ApiPropertyOptional({
+    description:
+      'The text is SSML (<speak>…</speak>): breaks, prosody rate and volume, voice switches, say-as, phoneme, sub, emphasis. Default: SSML when the text starts with <speak; false reads such a text as plain text.',
+  })
+  @IsOptional()
+  @IsBoolean()
+  ssml?: boolean;
+
+  @ApiPropertyOptional({
+    description:
+      'SSML only: <audio> and unknown elements are a 400 naming them (true), or their content is spoken and X-SSML-Warnings says so (false)',
+    default: true,
+  })
+  @IsOptional()
+  @IsBoolean()
+  ssml_strict?: boolean;
+
+  @ApiPropertyOptional({
     description: `${describeFormats(AUDIO_FORMATS)}; every format can stream. \`vtt\` (WebVTT) and \`srt\` (SubRip): captions of the speech instead of audio, cues of at most 42 characters within one sentence, timed as the audio of the same request (not streamed)`,
     enum: [...AUDIO_FORMATS, ...CAPTION_FORMATS],
     default: 'wav',
