@@ -187,14 +187,16 @@ export interface BuiltServer {
  * Starts the built server with `node` as an operator would, on 127.0.0.1 and a free
  * port, with only PATH, HOME and `env` in its environment (nothing from the test
  * runner's), in `cwd` (so no stray `.env` is read). Resolves once /health/ready is 200.
+ * `nodeArgs` go to node before the script (a benchmark's `--cpu-prof`).
  */
 export async function startBuiltServer(
   env: Record<string, string>,
   cwd: string,
   readyTimeoutMs = 60_000,
+  nodeArgs: string[] = [],
 ): Promise<BuiltServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BUILT_SERVER_MAIN], {
+  const child = spawn(process.execPath, [...nodeArgs, BUILT_SERVER_MAIN], {
     cwd,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
