@@ -865,6 +865,30 @@ describe(EnginePool.name, () => {
       await expect(pool.start()).rejects.toBeInstanceOf(EngineStoppedError);
     });
 
+    it('admits the requests of a DrainHold taken before it, refuses the others, and waits for its release', async () => {
+      const pool = await startPool();
+      const hold = pool.holdDrain();
+      let stoppedYet = false;
+      const stopped = pool.shutdown(30_000).then(() => (stoppedYet = true));
+
+      expect(() => pool.holdDrain()).toThrow(EngineStoppedError);
+      await expect(pool.synthesizeAll(request(testVoice, 'Hello.'))).rejects.toBeInstanceOf(
+        EngineStoppedError,
+      );
+      const held = await pool.synthesizeAll({
+        ...request(testVoice, 'Accepted before. It still speaks.'),
+        drainHold: hold,
+      });
+      expect(held.sentenceCount).toBe(2);
+      expect(stoppedYet).toBe(false);
+
+      hold.release();
+      await stopped;
+      await expect(
+        pool.synthesizeAll({ ...request(testVoice, 'Hello.'), drainHold: hold }),
+      ).rejects.toBeInstanceOf(EngineStoppedError);
+    });
+
     it('fails what still runs at the deadline with EngineStoppedError', async () => {
       const pool = await startPool({ preload: [benchVoice] });
       const pids = pool.workerPids();

@@ -13,6 +13,7 @@
 import { concatPcm } from '@app/piper';
 import { EngineStoppedError } from './engine.errors';
 import type {
+  DrainHold,
   EngineAudio,
   EngineSentence,
   EngineStats,
@@ -69,6 +70,9 @@ export class EnginePool {
   private startedUp = false;
   private stopped: Promise<void> | undefined;
   private nextRequestId = 1;
+  /** Work accepted before the drain (holdDrain) and not yet released. */
+  private readonly drainHolds = new Set<DrainHold>();
+  private onDrainHoldsReleased: (() => void) | undefined;
 
   constructor(private readonly options: EnginePoolOptions) {
     if (!Number.isInteger(options.workers) || options.workers < 1) {
@@ -237,8 +241,25 @@ export class EnginePool {
   }
 
   /**
-   * Stops accepting work (new calls and queued requests get EngineStoppedError), lets
-   * running requests finish for up to `timeoutMs`, fails those still running with
+   * A hold on the drain (DrainHold): while it is not released, a shutdown admits the
+   * synthesis requests that carry it and waits for it before waiting for the requests
+   * in flight, within the same `timeoutMs`. Throws EngineStoppedError once shutdown has begun.
+   */
+  holdDrain(): DrainHold {
+    if (this.state === 'draining' || this.state === 'stopped') throw new EngineStoppedError();
+    const hold: DrainHold = {
+      release: () => {
+        if (!this.drainHolds.delete(hold)) return;
+        if (this.drainHolds.size === 0) this.onDrainHoldsReleased?.();
+      },
+    };
+    this.drainHolds.add(hold);
+    return hold;
+  }
+
+  /**
+   * Stops accepting work (new calls and queued requests get EngineStoppedError, except
+   * those of a DrainHold), lets running requests and held work finish for up to `timeoutMs`, fails those still running with
    * EngineStoppedError, then ends every worker: disconnect (a worker exits when its
    * channel closes), SIGKILL after a short grace. Resolves when every worker process
    * has exited. Idempotent.
@@ -261,8 +282,18 @@ export class EnginePool {
     const drainTimeout = new Promise<void>(
       (resolve) => (drainTimer = setTimeout(resolve, timeoutMs)),
     );
-    await Promise.race([this.admission.whenIdle(), drainTimeout]);
+    const drained = (async () => {
+      // Held work may still start requests; once released, none is admitted any more.
+      if (this.drainHolds.size > 0) {
+        await new Promise<void>((resolve) => (this.onDrainHoldsReleased = resolve));
+      }
+      await this.admission.whenIdle();
+    })();
+    await Promise.race([drained, drainTimeout]);
     clearTimeout(drainTimer);
+    this.drainHolds.clear();
+    // Held requests that queued for a slot after the first close.
+    this.admission.close(stoppedError);
 
     this.state = 'stopped';
     // A paused worker would not see its channel close.
@@ -276,11 +307,13 @@ export class EnginePool {
     this.logger.log('synthesis workers stopped');
   }
 
-  private assertAccepting(): void {
+  private assertAccepting(hold?: DrainHold): void {
     if (this.state === 'new') {
       throw new Error('EnginePool.start() must be called before the pool takes requests');
     }
-    if (this.state !== 'running') throw new EngineStoppedError();
+    if (this.state === 'running') return;
+    if (this.state === 'draining' && hold && this.drainHolds.has(hold)) return;
+    throw new EngineStoppedError();
   }
 
   private async *stream(
@@ -288,13 +321,17 @@ export class EnginePool {
     signal: AbortSignal | undefined,
     onStart?: (run: PoolRun) => void,
   ): AsyncGenerator<EngineSentence, void, undefined> {
-    this.assertAccepting();
+    this.assertAccepting(request.drainHold);
     let release: () => void;
     try {
-      release = await this.admission.acquire(signal);
+      release = await this.admission.acquire(signal, request.drainHold !== undefined);
     } catch (error) {
       if (signal?.aborted) return;
       throw error;
+    }
+    if (this.state === 'stopped') {
+      release();
+      throw new EngineStoppedError();
     }
     if (signal?.aborted) {
       release();

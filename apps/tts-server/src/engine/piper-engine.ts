@@ -34,6 +34,22 @@ export interface EngineSynthesisRequest {
   revision?: string;
   text: string;
   options: EngineSynthesisOptions;
+  /**
+   * Work accepted before shutdown began that this request belongs to (PiperEngine.holdDrain):
+   * admitted while the engine drains. Never crosses to a worker.
+   */
+  drainHold?: DrainHold;
+}
+
+/**
+ * Work accepted before a shutdown that will ask the engine for more later: a Wyoming
+ * stream's next sentences, a connection's synthesize queued behind another. While it is
+ * held, a drain admits the requests that carry it and waits for it to be released
+ * (within SHUTDOWN_TIMEOUT_MS) before it waits for the requests in flight.
+ */
+export interface DrainHold {
+  /** Ends the hold; calling it again does nothing. */
+  release(): void;
 }
 
 export interface EngineSentence {
@@ -149,6 +165,13 @@ export abstract class PiperEngine {
    * worker has loaded it; rejects if one fails to.
    */
   abstract setPinnedVoices(voices: VoicePaths[]): Promise<void>;
+
+  /**
+   * A hold on a drain not yet begun (DrainHold): requests carrying it as `drainHold` are
+   * admitted while the engine drains, and the drain waits for its release. Throws
+   * EngineStoppedError once shutdown has begun.
+   */
+  abstract holdDrain(): DrainHold;
 
   /**
    * Voices to have loaded ahead of requests (PRELOAD_VOICES): each once, spread over the

@@ -13,6 +13,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { EnginePool, type VoiceIdentity, type VoicePaths } from './engine-pool';
 import {
   PiperEngine,
+  type DrainHold,
   type EngineAudio,
   type EngineSentence,
   type EngineStats,
@@ -110,6 +111,10 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
 
   retireVoice(voice: VoiceIdentity): void {
     this.pool.retireVoice(voice);
+  }
+
+  holdDrain(): DrainHold {
+    return this.pool.holdDrain();
   }
 
   /** Drains in-flight requests (up to SHUTDOWN_TIMEOUT_MS), then ends every worker. Idempotent. */

@@ -19,6 +19,7 @@ import { SettingsModule } from '../config/settings.module';
 import { EngineBusyError } from '../engine/engine.errors';
 import { EngineModule } from '../engine/engine.module';
 import {
+  DrainHold,
   EngineAudio,
   EngineSentence,
   EngineStats,
@@ -72,6 +73,10 @@ class InProcessEngine extends PiperEngine {
 
   preloadVoices(): Promise<void> {
     return Promise.resolve();
+  }
+
+  holdDrain(): DrainHold {
+    return { release: () => undefined };
   }
 
   retireVoice({ modelPath }: VoiceIdentity): void {

@@ -7,7 +7,11 @@
 import { fileExtensionOf, type AudioFormat } from '@app/audio-formats';
 import { looksLikeSsml } from '@app/ssml';
 import { AudioCacheService } from '../cache/audio-cache.service';
-import type { EngineSynthesisOptions, EngineSynthesisRequest } from '../engine/piper-engine';
+import type {
+  DrainHold,
+  EngineSynthesisOptions,
+  EngineSynthesisRequest,
+} from '../engine/piper-engine';
 import { voicePaths, type VoiceEntry } from '../models/voice-registry.service';
 import type { SynthesizeDto } from './dto/synthesize.dto';
 import { CAPTION_FORMATS, type CaptionFormat } from './timestamps';
@@ -32,6 +36,8 @@ export interface RenderJob {
   output?: RenderOutput;
   /** The text is SSML; `strict`: unsupported elements are refused rather than spoken. */
   ssml?: { strict: boolean };
+  /** Accepted before shutdown began (a Wyoming stream): its engine requests finish the drain. */
+  drainHold?: DrainHold;
 }
 
 export type RenderOutput = 'audio' | 'timestamps' | CaptionFormat;
@@ -124,7 +130,12 @@ export function planRender(job: RenderJob, text: string): RenderPlan {
   const extension = output === 'audio' ? fileExtensionOf(format) : OUTPUT_FILES[output].extension;
   const filename = `tts_${voice.name}_${speakerId}.${extension}`;
   return {
-    request: { ...voicePaths(voice), text, options },
+    request: {
+      ...voicePaths(voice),
+      text,
+      options,
+      ...(job.drainHold ? { drainHold: job.drainHold } : {}),
+    },
     sampleRate,
     outputSampleRate,
     cacheKey,

@@ -24,6 +24,7 @@ import {
   WyomingFrameError,
 } from './wyoming-frames';
 import { EngineStoppedError } from '../engine/engine.errors';
+import type { DrainHold } from '../engine/piper-engine';
 import { SentenceStream } from './sentence-stream';
 import {
   WyomingEventError,
@@ -90,6 +91,8 @@ export class WyomingConnection {
       clearTimeout(this.idleTimer);
       // Stops the syntheses of a client that left (their workers go on with others).
       this.abort.abort();
+      // A stream left open holds the drain no longer.
+      this.stream?.drainHold?.release();
     });
     this.armIdleTimer();
   }
@@ -143,8 +146,8 @@ export class WyomingConnection {
     const ssml = data.text_format === 'ssml' || looksLikeSsml(text);
     const target = this.target(data.voice);
     if (!target) return;
-    this.request('synthesize', text.length, target, async (signal) => {
-      const audio = await this.options.speech.speak(text, target, signal, ssml);
+    this.request('synthesize', text.length, target, async (signal, drainHold) => {
+      const audio = await this.options.speech.speak(text, target, signal, ssml, drainHold);
       await this.sendAudioStart(target);
       const seconds = await this.sendAudio(audio, target);
       await this.sendEvent({ type: 'audio-stop', data: {} });
@@ -156,18 +159,25 @@ export class WyomingConnection {
     if (this.stream) {
       throw new WyomingEventError('synthesize-start while a stream is open: send synthesize-stop');
     }
-    const target = this.target(data.voice);
+    // A stream begun after shutdown did is refused; one begun before is spoken to its end.
+    let target: SpeechTarget | undefined;
+    if (this.options.isDraining()) this.sendError(new EngineStoppedError());
+    else target = this.target(data.voice);
     const session = new StreamSession(
       target,
       new SentenceStream(this.options.speech.maxTextLength),
+      target && this.options.speech.holdDrain(),
     );
     this.stream = session;
     if (!target) return; // refused (error sent); its chunks are read and dropped until stop
     this.inFlight++;
     const started = performance.now();
     void session.done.then(({ outcome, characters, audioSeconds }) => {
+      session.drainHold?.release();
       this.inFlight--;
       this.finished('synthesize-stream', outcome, started, target, characters, audioSeconds);
+      // Draining: the stream was what kept the connection open (stopStream saw it in flight).
+      if (this.closing && !this.busy) this.close();
     });
   }
 
@@ -202,10 +212,9 @@ export class WyomingConnection {
     const target = session.target!;
     session.characters += text.length;
     const { signal, dispose } = this.requestSignal();
-    const audio = session.lookahead.run(() => {
-      if (this.options.isDraining()) return Promise.reject(new EngineStoppedError());
-      return this.options.speech.speak(text, target, signal);
-    });
+    const audio = session.lookahead.run(() =>
+      this.options.speech.speak(text, target, signal, false, session.drainHold),
+    );
     // A failure is reported by the output chain, in order; this only keeps it handled.
     audio.catch(() => undefined);
     this.enqueue(async () => {
@@ -232,9 +241,11 @@ export class WyomingConnection {
     type: string,
     characters: number,
     target: SpeechTarget,
-    speak: (signal: AbortSignal) => Promise<number>,
+    speak: (signal: AbortSignal, drainHold: DrainHold) => Promise<number>,
   ): void {
     if (this.options.isDraining()) throw new EngineStoppedError();
+    // Accepted now: it is spoken even if shutdown begins while it waits its turn.
+    const drainHold = this.options.speech.holdDrain();
     this.inFlight++;
     const started = performance.now();
     this.enqueue(async () => {
@@ -242,10 +253,11 @@ export class WyomingConnection {
       let audioSeconds = 0;
       const { signal, dispose } = this.requestSignal();
       try {
-        audioSeconds = await speak(signal);
+        audioSeconds = await speak(signal, drainHold);
       } catch (error) {
         outcome = this.sendError(error);
       } finally {
+        drainHold.release();
         dispose();
         this.inFlight--;
         this.finished(type, outcome, started, target, characters, audioSeconds);
@@ -429,6 +441,8 @@ class StreamSession {
   constructor(
     readonly target: SpeechTarget | undefined,
     readonly sentences: SentenceStream,
+    /** Its sentences are spoken through a shutdown begun after it (PiperEngine.holdDrain). */
+    readonly drainHold: DrainHold | undefined,
   ) {}
 
   settle(outcome: string): void {

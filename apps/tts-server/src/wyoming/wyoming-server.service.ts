@@ -6,8 +6,9 @@
  * Shutdown, as for HTTP: when the app starts closing (onModuleDestroy, before the
  * engine drains) the port stops accepting and idle connections are closed; connections
  * with audio in progress are closed once it is written, or when SHUTDOWN_TIMEOUT_MS has
- * passed (beforeApplicationShutdown); the engine meanwhile lets in-flight syntheses
- * finish and refuses new ones, which Wyoming clients get as an `error` event.
+ * passed (beforeApplicationShutdown). A request accepted before then (a `synthesize`
+ * waiting its turn, a stream whose sentences are still to come) holds the engine's drain
+ * (PiperEngine.holdDrain), so all of it is spoken; a new one gets an `error` event.
  */
 import {
   Injectable,

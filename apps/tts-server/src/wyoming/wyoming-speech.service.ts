@@ -10,6 +10,7 @@ import { Injectable } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { SERVICE_VERSION } from '../common/package-version';
 import { Settings } from '../config/settings';
+import { PiperEngine, type DrainHold } from '../engine/piper-engine';
 import { voiceOfLanguage } from '../models/voice-language';
 import { VoiceRegistryService, type VoiceEntry } from '../models/voice-registry.service';
 import { TtsService } from '../tts/tts.service';
@@ -42,6 +43,7 @@ export class WyomingSpeechService {
     private readonly settings: Settings,
     private readonly voices: VoiceRegistryService,
     private readonly tts: TtsService,
+    private readonly engine: PiperEngine,
   ) {}
 
   /** The data of the `info` event answering `describe`: one tts program, every voice. */
@@ -102,12 +104,14 @@ export class WyomingSpeechService {
    * `ssml`: the text is SSML (`text_format: "ssml"`), at the first voice's rate.
    * Errors before the first sentence (unknown speaker, text too long, bad SSML, busy)
    * reject the promise; later ones (worker crash, timeout) fail the stream. `signal` stops it.
+   * `drainHold`: the request was accepted before shutdown began, and is spoken through it.
    */
   async speak(
     text: string,
     target: SpeechTarget,
     signal: AbortSignal,
     ssml = false,
+    drainHold?: DrainHold,
   ): Promise<Readable> {
     const response = await this.tts.render(
       {
@@ -117,11 +121,21 @@ export class WyomingSpeechService {
         format: 'pcm',
         stream: true,
         ssml: ssml ? { strict: true } : undefined,
+        drainHold,
       },
       // No rate-limit client: the Wyoming port has no per-client budgets.
       { clientGone: signal },
     );
     return response.file.getStream();
+  }
+
+  /**
+   * Holds the engine's drain for a request accepted now (a synthesize waiting its turn,
+   * a stream whose sentences are still to come): SIGTERM then lets it finish within
+   * SHUTDOWN_TIMEOUT_MS rather than refusing its next engine request.
+   */
+  holdDrain(): DrainHold {
+    return this.engine.holdDrain();
   }
 
   /** Text as the engine takes it, bounded as HTTP bounds it (MAX_TEXT_LENGTH). */

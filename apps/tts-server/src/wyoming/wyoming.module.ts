@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { EngineModule } from '../engine/engine.module';
 import { ModelsModule } from '../models/models.module';
 import { TtsModule } from '../tts/tts.module';
 import { WyomingServerService } from './wyoming-server.service';
@@ -10,7 +11,7 @@ import { WyomingZeroconf } from './wyoming-zeroconf';
  * TtsService: the voices, cache, worker pool and metrics HTTP uses.
  */
 @Module({
-  imports: [ModelsModule, TtsModule],
+  imports: [EngineModule, ModelsModule, TtsModule],
   providers: [WyomingSpeechService, WyomingZeroconf, WyomingServerService],
   exports: [WyomingServerService],
 })

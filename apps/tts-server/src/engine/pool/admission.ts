@@ -44,8 +44,9 @@ export class Admission {
     };
   }
 
-  acquire(signal?: AbortSignal): Promise<ReleaseSlot> {
-    return this.limiter.acquire(signal);
+  /** `evenIfClosed`: work accepted before the drain (EnginePool checks its DrainHold). */
+  acquire(signal?: AbortSignal, evenIfClosed = false): Promise<ReleaseSlot> {
+    return this.limiter.acquire(signal, evenIfClosed);
   }
 
   /** A request that holds a slot finished well after `durationMs`. */

@@ -51,10 +51,11 @@ export class ConcurrencyLimiter {
   /**
    * A slot now, or a place in the queue, or a rejection: `fullError()` when the queue
    * is full, the close error after `close()`, the signal's reason when it aborts
-   * while waiting (the place is then given up).
+   * while waiting (the place is then given up). `evenIfClosed`: queued as if not closed
+   * (work a drain still lets finish).
    */
-  acquire(signal?: AbortSignal): Promise<ReleaseSlot> {
-    if (this.closedWith) return Promise.reject(this.closedWith);
+  acquire(signal?: AbortSignal, evenIfClosed = false): Promise<ReleaseSlot> {
+    if (this.closedWith && !evenIfClosed) return Promise.reject(this.closedWith);
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (this.holders < this.maxConcurrent) {
       this.holders += 1;
