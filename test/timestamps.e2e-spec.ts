@@ -136,4 +136,76 @@ describe('POST /tts timestamps', () => {
       .expect(400);
     expect((response.body as { message: string }).message).toMatch(reason);
   });
+
+  it('documents the JSON, the captions and the event stream in /docs-json, as they are served', async () => {
+    interface MediaTypes {
+      content: Record<string, { schema: { $ref?: string; type?: string } }>;
+    }
+    interface Schema {
+      properties: Record<string, { type?: string; $ref?: string; items?: { $ref?: string } }>;
+    }
+    const doc = (await request(url).get('/docs-json').expect(200)).body as {
+      paths: Record<string, Record<string, { responses: Record<string, MediaTypes> }>>;
+      components: { schemas: Record<string, Schema> };
+    };
+    const post = doc.paths['/tts'].post.responses['200'].content;
+    const get = doc.paths['/tts'].get.responses['200'].content;
+    expect(Object.keys(post)).toEqual(
+      expect.arrayContaining([
+        'audio/wav',
+        'application/json',
+        'text/vtt',
+        'application/x-subrip',
+        'text/event-stream',
+      ]),
+    );
+    // GET has no timestamps (a link an <audio> or <track> element loads): captions only.
+    expect(Object.keys(get)).toEqual(
+      expect.arrayContaining(['audio/wav', 'text/vtt', 'application/x-subrip']),
+    );
+    expect(Object.keys(get)).not.toContain('application/json');
+    expect(Object.keys(get)).not.toContain('text/event-stream');
+    expect(post['audio/wav'].schema).toEqual({ type: 'string', format: 'binary' });
+    expect(post['text/vtt'].schema.type).toBe('string');
+
+    // The JSON's schema names every field the body has, words and phonemes by their own.
+    const ref = post['application/json'].schema.$ref ?? '';
+    const schemaOf = (path: string): Schema =>
+      doc.components.schemas[path.replace('#/components/schemas/', '')];
+    const body = schemaOf(ref);
+    expect(Object.keys(body.properties).sort()).toEqual(
+      ['audio', 'duration', 'format', 'phonemes', 'sample_rate', 'words'].sort(),
+    );
+    const word = schemaOf(body.properties.words.items?.$ref ?? '');
+    expect(Object.keys(word.properties).sort()).toEqual(
+      ['char_end', 'char_start', 'end', 'start', 'text'].sort(),
+    );
+    const phoneme = schemaOf(body.properties.phonemes.items?.$ref ?? '');
+    expect(Object.keys(phoneme.properties).sort()).toEqual(['end', 'phoneme', 'start']);
+    // The event stream's events name their payloads' schemas, each in the document.
+    const events = (post['text/event-stream'].schema as { description?: string }).description;
+    const eventSchemas = [...(events ?? '').matchAll(/#\/components\/schemas\/(\w+)/g)];
+    expect(eventSchemas.map((match) => match[1])).toHaveLength(4);
+    for (const [path] of eventSchemas) expect(schemaOf(path).properties).toBeDefined();
+    const served = await request(url).post('/tts').send({ text: 'Hi.', timestamps: true });
+    expect(Object.keys(served.body as object).sort()).toEqual(Object.keys(body.properties).sort());
+
+    // Every body POST /tts answers has its media type documented.
+    const mediaTypeOf = (contentType: string | undefined): string =>
+      (contentType ?? '').split(';')[0].trim();
+    for (const options of [
+      { timestamps: true },
+      { format: 'vtt' },
+      { format: 'srt' },
+      { stream: true, timestamps: true },
+    ]) {
+      const response = await request(url)
+        .post('/tts')
+        .send({ text: 'Hi.', ...options })
+        .buffer(true)
+        .parse(binary)
+        .expect(200);
+      expect(Object.keys(post)).toContain(mediaTypeOf(response.headers['content-type']));
+    }
+  });
 });
