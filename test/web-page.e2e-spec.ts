@@ -47,6 +47,13 @@ interface AudioElement {
   error: { code: number } | null;
   currentTime: number;
 }
+interface SeekableElement {
+  currentTime: number;
+  ended: boolean;
+  pause(): void;
+  play(): Promise<void>;
+  addEventListener(type: string, listener: () => void, options?: { once: boolean }): void;
+}
 interface FormControl {
   id: string;
   labels: { length: number } | null;
@@ -366,6 +373,79 @@ describe('Web page', () => {
       const expectedSeconds = wavSeconds(await apiWav({ text, model: 'test-voice' }));
       expect(player.durationSeconds).toBeCloseTo(expectedSeconds, 4);
       expect(await stat(page, 'cache')).toBe('MISS');
+      // That one answer was the timestamps JSON: the words are marked up from it.
+      expect(await page.locator('#read-along .word').allTextContents()).toEqual([
+        'Without',
+        'media',
+        'source',
+        'extensions',
+      ]);
+    });
+
+    it('marks each word as it is spoken, following the audio as it plays and seeks', async () => {
+      const page = await openPage();
+      const text = 'One two three. Four, five!';
+      await page.getByLabel('Text').fill(text);
+      await page.getByRole('button', { name: 'Speak' }).click();
+      await finishedPlayer(page);
+      await page.locator('#read-along .word').first().waitFor();
+
+      // The read-along is the text as typed, each word a span, timed as the API times it.
+      const timed = (await (
+        await fetch(`${url}/tts`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ text, model: 'test-voice', timestamps: true, format: 'pcm' }),
+        })
+      ).json()) as { words: Array<{ text: string; start: number; end: number }> };
+      const words = timed.words.map((word) => word.text);
+      expect(words).toEqual(['One', 'two', 'three', 'Four', 'five']);
+      expect(await page.locator('#read-along').textContent()).toBe(text);
+      expect(await page.locator('#read-along .word').allTextContents()).toEqual(words);
+
+      const player = page.locator('#player');
+      const marked = page.locator('#read-along [aria-current="true"]');
+      /** Pauses, moves the playhead to `time` and resolves once the element has seeked. */
+      const seek = (time: number): Promise<void> =>
+        player.evaluate(
+          (element: SeekableElement, to: number) =>
+            new Promise<void>((resolve) => {
+              element.pause();
+              element.addEventListener('seeked', () => resolve(), { once: true });
+              element.currentTime = to;
+            }),
+          time,
+        );
+
+      // The playhead inside each word marks that word, and only that one.
+      for (const word of timed.words) {
+        await seek((word.start + word.end) / 2);
+        expect(await marked.allTextContents()).toEqual([word.text]);
+      }
+      await page.screenshot({ path: join(OUTPUT_DIR, 'read-along.png'), fullPage: true });
+      // Between the sentences (the full stop's phonemes and the pause) no word is marked.
+      await seek((timed.words[2].end + timed.words[3].start) / 2);
+      expect(await marked.count()).toBe(0);
+
+      // Played from the start, the mark moves from word to word in the order they are spoken.
+      // (A string: the browser's MutationObserver is not in this Node project's types.)
+      await page.evaluate(`{
+        const log = (window.markedWords = []);
+        const readAlong = document.getElementById('read-along');
+        new MutationObserver(() => {
+          const current = readAlong.querySelector('[aria-current="true"]');
+          if (current && current.textContent !== log.at(-1)) log.push(current.textContent);
+        }).observe(readAlong, { subtree: true, attributes: true, attributeFilter: ['aria-current'] });
+      }`);
+      await seek(0);
+      await player.evaluate((element: SeekableElement) => element.play());
+      await waitFor('the audio to play to its end', () =>
+        player.evaluate((element: SeekableElement) => element.ended),
+      );
+      const seen = await page.evaluate<string[]>('window.markedWords');
+      const order = seen.map((word) => words.indexOf(word));
+      expect(order.every((index, i) => index >= 0 && (i === 0 || index > order[i - 1]))).toBe(true);
+      expect(order.length).toBeGreaterThanOrEqual(3);
     });
 
     it('fits a phone screen without sideways scrolling', async () => {
