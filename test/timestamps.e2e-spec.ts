@@ -3,11 +3,10 @@
  * same audio as without; captions (vtt, srt) cached like audio; Server-Sent Events per
  * sentence; 400 for combinations that cannot be answered.
  */
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { decodeWav } from '@app/piper';
-import { binary, listenOnLoopback } from './support/processes';
-import { makeModelDir, removeDir, startServer } from './support/test-server';
+import { binary } from './support/processes';
+import { UNLIMITED_RATE, useTestServer } from './support/test-server';
 
 interface TimestampsJson {
   audio: string;
@@ -19,33 +18,20 @@ interface TimestampsJson {
 }
 
 describe('POST /tts timestamps', () => {
-  let modelDir: string;
-  let app: NestExpressApplication;
-  let url: string;
-
-  beforeAll(async () => {
-    modelDir = await makeModelDir();
-    app = await startServer({
-      MODEL_DIR: modelDir,
-      DEFAULT_MODEL: 'test-voice',
-      RATE_LIMIT_REQUESTS: '1000',
-      TTS_RATE_LIMIT_REQUESTS: '1000',
-    });
-    url = await listenOnLoopback(app);
-  });
-
-  afterAll(async () => {
-    await app.close();
-    await removeDir(modelDir);
-  });
+  const server = useTestServer({ ...UNLIMITED_RATE, DEFAULT_MODEL: 'test-voice' });
 
   // Leading space and a decomposed é: offsets are in code points of the text as sent.
   const text = '  Cafe\u0301 opens at 9. Come, friend!';
 
   it('answers JSON whose audio is the plain audio and whose words slice the text', async () => {
     const body = { text, sentence_silence: 0.3 };
-    const plain = await request(url).post('/tts').send(body).buffer(true).parse(binary).expect(200);
-    const timed = await request(url)
+    const plain = await request(server.url)
+      .post('/tts')
+      .send(body)
+      .buffer(true)
+      .parse(binary)
+      .expect(200);
+    const timed = await request(server.url)
       .post('/tts')
       .send({ ...body, timestamps: true })
       .expect(200)
@@ -74,7 +60,7 @@ describe('POST /tts timestamps', () => {
   });
 
   it('answers WebVTT and SubRip captions, the second time from the cache', async () => {
-    const vtt = await request(url)
+    const vtt = await request(server.url)
       .post('/tts')
       .send({ text: 'Hello world. Goodbye now.', format: 'vtt' })
       .expect(200)
@@ -82,12 +68,12 @@ describe('POST /tts timestamps', () => {
       .expect('X-Cache', 'MISS');
     expect(vtt.text).toMatch(/^WEBVTT\n\n00:00:00\.\d{3} --> 00:00:0\d\.\d{3}\nHello world\n\n/);
     expect(vtt.text).toContain('\nGoodbye now\n');
-    await request(url)
+    await request(server.url)
       .post('/tts')
       .send({ text: 'Hello world. Goodbye now.', format: 'vtt' })
       .expect(200)
       .expect('X-Cache', 'HIT');
-    const srt = await request(url)
+    const srt = await request(server.url)
       .get('/tts')
       .query({ text: 'Hello world.', format: 'srt' })
       .expect(200)
@@ -96,7 +82,7 @@ describe('POST /tts timestamps', () => {
   });
 
   it('streams an audio and a timestamps event per sentence', async () => {
-    const response = await request(url)
+    const response = await request(server.url)
       .post('/tts')
       .send({ text: 'One sentence. Another one.', stream: true, timestamps: true })
       .buffer(true)
@@ -130,7 +116,7 @@ describe('POST /tts timestamps', () => {
     [{ format: 'mp3', timestamps: true }, /encoder delays the audio/],
     [{ format: 'wav', timestamps: true, stream: true }, /use format pcm/],
   ])('refuses %j with 400 and the reason', async (options, reason) => {
-    const response = await request(url)
+    const response = await request(server.url)
       .post('/tts')
       .send({ text: 'Hello.', ...options })
       .expect(400);
@@ -144,7 +130,7 @@ describe('POST /tts timestamps', () => {
     interface Schema {
       properties: Record<string, { type?: string; $ref?: string; items?: { $ref?: string } }>;
     }
-    const doc = (await request(url).get('/docs-json').expect(200)).body as {
+    const doc = (await request(server.url).get('/docs-json').expect(200)).body as {
       paths: Record<string, Record<string, { responses: Record<string, MediaTypes> }>>;
       components: { schemas: Record<string, Schema> };
     };
@@ -187,7 +173,7 @@ describe('POST /tts timestamps', () => {
     const eventSchemas = [...(events ?? '').matchAll(/#\/components\/schemas\/(\w+)/g)];
     expect(eventSchemas.map((match) => match[1])).toHaveLength(4);
     for (const [path] of eventSchemas) expect(schemaOf(path).properties).toBeDefined();
-    const served = await request(url).post('/tts').send({ text: 'Hi.', timestamps: true });
+    const served = await request(server.url).post('/tts').send({ text: 'Hi.', timestamps: true });
     expect(Object.keys(served.body as object).sort()).toEqual(Object.keys(body.properties).sort());
 
     // Every body POST /tts answers has its media type documented.
@@ -199,7 +185,7 @@ describe('POST /tts timestamps', () => {
       { format: 'srt' },
       { stream: true, timestamps: true },
     ]) {
-      const response = await request(url)
+      const response = await request(server.url)
         .post('/tts')
         .send({ text: 'Hi.', ...options })
         .buffer(true)
