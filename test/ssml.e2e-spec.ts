@@ -8,7 +8,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import request from 'supertest';
 import { concatPcm, writeTestVoice } from '@app/piper';
+import { parseSsml } from '@app/ssml';
 import { HOSTILE_DOCUMENTS } from '../libs/ssml/src/hostile-documents';
+import { PiperEngine } from '../apps/tts-server/src/engine/piper-engine';
+import { VoiceRegistryService } from '../apps/tts-server/src/models/voice-registry.service';
+import { planSsmlParts, ssmlSentences } from '../apps/tts-server/src/tts/ssml-audio';
 import { binary } from './support/processes';
 import { makeModelDir, removeDir, startServer } from './support/test-server';
 
@@ -17,35 +21,54 @@ const SAMPLE_RATE = 22050;
 const LOW_RATE_VOICE = 'low-rate-voice';
 const LOW_RATE = 16000;
 
-describe('SSML (POST /tts, OpenAI input)', () => {
-  let modelDir: string;
-  let app: NestExpressApplication;
-  let http: ReturnType<NestExpressApplication['getHttpServer']>;
-
+/**
+ * A server on the generated test voices (and what `prepare` adds to its MODEL_DIR) from
+ * the suite's start to its end, with `settings` and rate limits out of the way.
+ */
+function serveDuringSuite(
+  settings: Record<string, string>,
+  started: (server: {
+    app: NestExpressApplication;
+    http: ReturnType<NestExpressApplication['getHttpServer']>;
+  }) => void,
+  prepare?: (modelDir: string) => Promise<void>,
+): void {
+  let modelDir: string | undefined;
+  let app: NestExpressApplication | undefined;
   beforeAll(async () => {
     modelDir = await makeModelDir();
-    await writeTestVoice(modelDir, { name: LOW_RATE_VOICE });
-    const configPath = join(modelDir, `${LOW_RATE_VOICE}.onnx.json`);
-    const config = JSON.parse(await readFile(configPath, 'utf8')) as {
-      audio: { sample_rate: number };
-    };
-    config.audio.sample_rate = LOW_RATE;
-    await writeFile(configPath, JSON.stringify(config));
+    await prepare?.(modelDir);
     app = await startServer({
       MODEL_DIR: modelDir,
       DEFAULT_MODEL: 'test-voice',
-      MAX_TEXT_LENGTH: '200',
-      MAX_SSML_LENGTH: '2000',
       RATE_LIMIT_REQUESTS: '1000',
       TTS_RATE_LIMIT_REQUESTS: '1000',
+      ...settings,
     });
-    http = app.getHttpServer();
+    started({ app, http: app.getHttpServer() });
   });
-
   afterAll(async () => {
     await app?.close();
     if (modelDir) await removeDir(modelDir);
   });
+}
+
+describe('SSML (POST /tts, OpenAI input)', () => {
+  let http: ReturnType<NestExpressApplication['getHttpServer']>;
+
+  serveDuringSuite(
+    { MAX_TEXT_LENGTH: '200', MAX_SSML_LENGTH: '2000' },
+    (started) => (http = started.http),
+    async (modelDir) => {
+      await writeTestVoice(modelDir, { name: LOW_RATE_VOICE });
+      const configPath = join(modelDir, `${LOW_RATE_VOICE}.onnx.json`);
+      const config = JSON.parse(await readFile(configPath, 'utf8')) as {
+        audio: { sample_rate: number };
+      };
+      config.audio.sample_rate = LOW_RATE;
+      await writeFile(configPath, JSON.stringify(config));
+    },
+  );
 
   /** The raw samples POST /tts answers for `body` (format pcm, the voice's own rate). */
   async function pcmOf(body: Record<string, unknown>): Promise<Int16Array> {
@@ -412,5 +435,50 @@ describe('SSML (POST /tts, OpenAI input)', () => {
       expect(timestamps.flatMap((data) => data.marks as Timed['marks'])).toEqual(json.marks);
       expect(timestamps.at(-1)!.marks).toEqual([{ name: 'last', time: at(pcm(json).length) }]);
     });
+  });
+});
+
+describe('SSML under admission (MAX_CONCURRENT_REQUESTS=1, MAX_QUEUE=0)', () => {
+  let app: NestExpressApplication;
+  let http: ReturnType<NestExpressApplication['getHttpServer']>;
+
+  serveDuringSuite(
+    { MAX_CONCURRENT_REQUESTS: '1', MAX_QUEUE: '0' },
+    (started) => ({ app, http } = started),
+  );
+
+  it('holds its one slot from its first part to its last: another request is refused, the document is not', async () => {
+    const markup = '<speak>Hello.<break time="500ms"/>World.<break time="200ms"/>Again.</speak>';
+    const voice = app.get(VoiceRegistryService).get('test-voice');
+    const job = { text: markup, voice, speakerId: 0, format: 'pcm' as const, stream: true };
+    const { parts } = planSsmlParts(parseSsml(markup, { maxMarkupLength: 1000 }), job, () => job);
+    expect(parts.map((part) => part.kind)).toEqual([
+      'speech',
+      'silence',
+      'speech',
+      'silence',
+      'speech',
+    ]);
+    // The document's audio as the server streams it, pulled one piece at a time.
+    const pieces = ssmlSentences(parts, app.get(PiperEngine), SAMPLE_RATE)[Symbol.asyncIterator]();
+    const audio: Int16Array[] = [];
+    audio.push((await pieces.next()).value!.pcm); // "Hello.": its engine request is over
+    audio.push((await pieces.next()).value!.pcm); // the break, between two parts
+    const busy = await request(http).post('/tts').send({ text: 'Between.' }).expect(503);
+    expect((busy.body as { code: string }).code).toBe('ENGINE_BUSY');
+    for (let next = await pieces.next(); !next.done; next = await pieces.next()) {
+      audio.push(next.value.pcm);
+    }
+    // Every part spoken, nothing cut: the document's audio, as POST /tts gives it once free.
+    const whole = await request(http)
+      .post('/tts')
+      .send({ text: markup, format: 'pcm' })
+      .buffer(true)
+      .parse(binary)
+      .expect(200);
+    const bytes = whole.body as Buffer;
+    expect(concatPcm(audio)).toEqual(
+      new Int16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2).slice(),
+    );
   });
 });
