@@ -15,6 +15,7 @@ import { EngineStoppedError } from './engine.errors';
 import type {
   EngineAudio,
   EngineSentence,
+  EngineSlot,
   EngineStats,
   EngineSynthesisRequest,
   PhonemizedSentence,
@@ -196,6 +197,27 @@ export class EnginePool {
     return this.stream(request, signal);
   }
 
+  /**
+   * One admission slot for several syntheses one after another (PiperEngine.acquireSlot):
+   * EngineBusyError or EngineStoppedError now, or never for the syntheses made in it.
+   * Shutdown waits for it as for a request (up to its drain time).
+   */
+  async acquireSlot(signal?: AbortSignal): Promise<EngineSlot> {
+    this.assertAccepting();
+    const release = await this.admission.acquire(signal);
+    let released = false;
+    return {
+      synthesize: (request, partSignal) => {
+        if (released) throw new Error('the slot was released');
+        return this.stream(request, partSignal, undefined, () => undefined);
+      },
+      release: () => {
+        released = true;
+        release();
+      },
+    };
+  }
+
   /** The whole text as one buffer; throws the signal's reason if it aborts (never partial audio). */
   async synthesizeAll(request: EngineSynthesisRequest, signal?: AbortSignal): Promise<EngineAudio> {
     const started: { run?: PoolRun } = {};
@@ -283,15 +305,17 @@ export class EnginePool {
     if (this.state !== 'running') throw new EngineStoppedError();
   }
 
+  /** `heldSlot`: the release of a slot acquired before (acquireSlot), which the run keeps. */
   private async *stream(
     request: EngineSynthesisRequest,
     signal: AbortSignal | undefined,
     onStart?: (run: PoolRun) => void,
+    heldSlot?: () => void,
   ): AsyncGenerator<EngineSentence, void, undefined> {
     this.assertAccepting();
     let release: () => void;
     try {
-      release = await this.admission.acquire(signal);
+      release = heldSlot ?? (await this.admission.acquire(signal));
     } catch (error) {
       if (signal?.aborted) return;
       throw error;

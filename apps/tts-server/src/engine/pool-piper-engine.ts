@@ -15,6 +15,7 @@ import {
   PiperEngine,
   type EngineAudio,
   type EngineSentence,
+  type EngineSlot,
   type EngineStats,
   type EngineSynthesisRequest,
   type PhonemizedSentence,
@@ -127,14 +128,28 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
     return this.shutdown();
   }
 
-  async *synthesize(
+  synthesize(request: EngineSynthesisRequest, signal?: AbortSignal): AsyncIterable<EngineSentence> {
+    return this.observed(request, () => this.pool.synthesize(request, signal));
+  }
+
+  override async acquireSlot(signal?: AbortSignal): Promise<EngineSlot> {
+    const slot = await this.pool.acquireSlot(signal);
+    return {
+      synthesize: (request, partSignal) =>
+        this.observed(request, () => slot.synthesize(request, partSignal)),
+      release: () => slot.release(),
+    };
+  }
+
+  /** The sentences, with the synthesis's metrics once they are all delivered. */
+  private async *observed(
     request: EngineSynthesisRequest,
-    signal?: AbortSignal,
+    sentences: () => AsyncIterable<EngineSentence>,
   ): AsyncIterable<EngineSentence> {
     const started = performance.now();
     let samples = 0;
     let sampleRate = 0;
-    for await (const sentence of this.pool.synthesize(request, signal)) {
+    for await (const sentence of sentences()) {
       samples += sentence.pcm.length;
       sampleRate = sentence.sampleRate;
       yield sentence;

@@ -24,7 +24,7 @@ import {
   WyomingFrameError,
 } from './wyoming-frames';
 import { EngineStoppedError } from '../engine/engine.errors';
-import { SentenceStream } from './sentence-stream';
+import { StreamedInput, type InputPiece } from './streamed-input';
 import {
   WyomingEventError,
   type SpeechTarget,
@@ -157,9 +157,11 @@ export class WyomingConnection {
       throw new WyomingEventError('synthesize-start while a stream is open: send synthesize-stop');
     }
     const target = this.target(data.voice);
+    const { maxTextLength, maxSsmlLength } = this.options.speech;
     const session = new StreamSession(
       target,
-      new SentenceStream(this.options.speech.maxTextLength),
+      // Declared SSML is kept whole until synthesize-stop; else the text's start decides.
+      new StreamedInput(maxTextLength, maxSsmlLength, data.text_format === 'ssml' || undefined),
     );
     this.stream = session;
     if (!target) return; // refused (error sent); its chunks are read and dropped until stop
@@ -176,14 +178,23 @@ export class WyomingConnection {
     if (!session) throw new WyomingEventError('synthesize-chunk without synthesize-start');
     const text = textOf(data, 'synthesize-chunk');
     if (!session.target || session.failed) return;
-    for (const piece of session.sentences.add(text)) this.speakPiece(session, piece);
+    let pieces: InputPiece[];
+    try {
+      pieces = session.input.add(text);
+    } catch (error) {
+      // Too much SSML: the stream fails now, in order after what it has sent.
+      session.failed = true;
+      this.enqueue(() => void this.sendError(error));
+      return;
+    }
+    for (const piece of pieces) this.speakPiece(session, piece);
   }
 
   private stopStream(): void {
     const session = this.stream;
     if (!session) throw new WyomingEventError('synthesize-stop without synthesize-start');
     if (session.target && !session.failed) {
-      for (const piece of session.sentences.finish()) this.speakPiece(session, piece);
+      for (const piece of session.input.finish()) this.speakPiece(session, piece);
     }
     this.enqueue(async () => {
       if (session.target && !session.failed) {
@@ -197,14 +208,17 @@ export class WyomingConnection {
     });
   }
 
-  /** One sentence of a stream: synthesis starts now (up to the lookahead), sending in order. */
-  private speakPiece(session: StreamSession, text: string): void {
+  /**
+   * One sentence of a stream (or its whole SSML document): synthesis starts now (up to
+   * the lookahead), sending in order.
+   */
+  private speakPiece(session: StreamSession, { text, ssml }: InputPiece): void {
     const target = session.target!;
     session.characters += text.length;
     const { signal, dispose } = this.requestSignal();
     const audio = session.lookahead.run(() => {
       if (this.options.isDraining()) return Promise.reject(new EngineStoppedError());
-      return this.options.speech.speak(text, target, signal);
+      return this.options.speech.speak(text, target, signal, ssml);
     });
     // A failure is reported by the output chain, in order; this only keeps it handled.
     audio.catch(() => undefined);
@@ -428,7 +442,7 @@ class StreamSession {
 
   constructor(
     readonly target: SpeechTarget | undefined,
-    readonly sentences: SentenceStream,
+    readonly input: StreamedInput,
   ) {}
 
   settle(outcome: string): void {
