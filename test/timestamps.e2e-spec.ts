@@ -128,6 +128,7 @@ describe('POST /tts timestamps', () => {
       content: Record<string, { schema: { $ref?: string; type?: string } }>;
     }
     interface Schema {
+      required?: string[];
       properties: Record<string, { type?: string; $ref?: string; items?: { $ref?: string } }>;
     }
     const doc = (await request(server.url).get('/docs-json').expect(200)).body as {
@@ -160,6 +161,10 @@ describe('POST /tts timestamps', () => {
       doc.components.schemas[path.replace('#/components/schemas/', '')];
     const body = schemaOf(ref);
     expect(Object.keys(body.properties).sort()).toEqual(
+      ['audio', 'duration', 'format', 'marks', 'phonemes', 'sample_rate', 'text', 'words'].sort(),
+    );
+    // Required: what every answer has; SSML's spoken text and marks are the optional two.
+    expect([...(body.required ?? [])].sort()).toEqual(
       ['audio', 'duration', 'format', 'phonemes', 'sample_rate', 'words'].sort(),
     );
     const word = schemaOf(body.properties.words.items?.$ref ?? '');
@@ -174,7 +179,12 @@ describe('POST /tts timestamps', () => {
     expect(eventSchemas.map((match) => match[1])).toHaveLength(4);
     for (const [path] of eventSchemas) expect(schemaOf(path).properties).toBeDefined();
     const served = await request(server.url).post('/tts').send({ text: 'Hi.', timestamps: true });
-    expect(Object.keys(served.body as object).sort()).toEqual(Object.keys(body.properties).sort());
+    expect(Object.keys(served.body as object).sort()).toEqual([...(body.required ?? [])].sort());
+    const ssml = await request(server.url)
+      .post('/tts')
+      .send({ text: '<speak>Hi <mark name="m"/>there.</speak>', timestamps: true })
+      .expect(200);
+    expect(Object.keys(ssml.body as object).sort()).toEqual(Object.keys(body.properties).sort());
 
     // Every body POST /tts answers has its media type documented.
     const mediaTypeOf = (contentType: string | undefined): string =>

@@ -4,7 +4,7 @@
  * writes these bodies itself (timestamps.ts, timestamps-stream.ts); these classes only
  * describe them, field for field.
  */
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, type ApiPropertyOptions } from '@nestjs/swagger';
 
 export class WordTimestampDto {
   @ApiProperty({ description: 'The word as written in `text`', example: 'Hello' })
@@ -43,6 +43,29 @@ export class PhonemeTimestampDto {
   end!: number;
 }
 
+export class MarkTimestampDto {
+  @ApiProperty({ description: 'The name of an SSML <mark>', example: 'here' })
+  name!: string;
+
+  @ApiProperty({
+    description: 'When it is reached, in seconds of the returned audio',
+    example: 0.5,
+  })
+  time!: number;
+}
+
+/** What SSML adds: its words are those of the spoken text, not of the markup. */
+const SPOKEN_TEXT = {
+  description:
+    'SSML only: the text spoken (each stretch as spoken, <sub> and <say-as> read out), which the char offsets count in',
+  example: 'Hello world.',
+};
+const MARKS_DESCRIPTION = "SSML only: each <mark>'s time";
+const MARKS: ApiPropertyOptions = {
+  type: [MarkTimestampDto],
+  description: MARKS_DESCRIPTION,
+};
+
 export class TimestampsResponseDto {
   @ApiProperty({
     description: 'The audio file in `format`, base64: the same bytes as without timestamps',
@@ -64,6 +87,12 @@ export class TimestampsResponseDto {
 
   @ApiProperty({ type: [PhonemeTimestampDto], description: 'Every phoneme spoken, in order' })
   phonemes!: PhonemeTimestampDto[];
+
+  @ApiPropertyOptional(SPOKEN_TEXT)
+  text?: string;
+
+  @ApiPropertyOptional(MARKS)
+  marks?: MarkTimestampDto[];
 }
 
 /** `event: audio`: one sentence's speech and silence. */
@@ -91,6 +120,18 @@ export class SentenceTimestampsEventDto {
 
   @ApiProperty({ type: [PhonemeTimestampDto] })
   phonemes!: PhonemeTimestampDto[];
+
+  @ApiPropertyOptional({
+    ...SPOKEN_TEXT,
+    description: `${SPOKEN_TEXT.description}; in the first event`,
+  })
+  text?: string;
+
+  @ApiPropertyOptional({
+    ...MARKS,
+    description: `${MARKS_DESCRIPTION}: the marks this audio reaches`,
+  })
+  marks?: MarkTimestampDto[];
 }
 
 /** `event: done`: the stream's end. */
@@ -112,6 +153,7 @@ export class StreamErrorEventDto {
 export const TIMESTAMPS_MODELS = [
   WordTimestampDto,
   PhonemeTimestampDto,
+  MarkTimestampDto,
   TimestampsResponseDto,
   SentenceAudioEventDto,
   SentenceTimestampsEventDto,

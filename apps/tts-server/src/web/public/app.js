@@ -20,8 +20,9 @@
  * answer has begun (so it never takes the stream's place in a queue or a rate limit)
  * and only its timings are used; the MP3's encoder delay (at most ~50 ms) is left
  * alone, below what an eye can tell on a word. Without MediaSource the timestamps JSON
- * is the answer itself: its base64 WAV is what plays, so one synthesis gives both. A
- * voice without alignments, or SSML, which has none yet, simply plays without marks.
+ * is the answer itself: its base64 WAV is what plays, so one synthesis gives both. For
+ * SSML the read-along is the spoken text the answer carries (its offsets count in it),
+ * not the markup. A voice without alignments simply plays without marks.
  *
  * Download asks the server again for the whole file in the chosen format (a repeat of a
  * spoken text is usually answered from the server's cache).
@@ -392,7 +393,9 @@
     // Timings for the read-along, once the stream has its place; PCM is the smallest audio.
     postTimestamps(body, 'pcm', signal)
       .then((answer) => {
-        if (answer && !signal.aborted) showReadAlong(body.text, answer.timed.words);
+        if (answer && !signal.aborted) {
+          showReadAlong(answer.timed.text ?? body.text, answer.timed.words);
+        }
       })
       .catch(() => undefined);
     const source = new MediaSourceApi();
@@ -447,7 +450,7 @@
     if (answer) {
       response = answer.response;
       blob = new Blob([base64Bytes(answer.timed.audio)], { type: 'audio/wav' });
-      showReadAlong(body.text, answer.timed.words);
+      showReadAlong(answer.timed.text ?? body.text, answer.timed.words);
     } else {
       response = await post('/tts', { ...body, format: 'wav' }, signal);
       blob = await response.blob();
