@@ -27,6 +27,8 @@ import {
   SentenceScheduler,
   SynthesisRun,
   assemblePool,
+  checkPoolOptions,
+  heldSlot,
   idleWorkers,
   placement,
   poolStats,
@@ -44,7 +46,6 @@ import {
   type RunSettled,
 } from './pool';
 
-export type { VoiceIdentity, VoicePaths } from './piper-engine';
 export {
   PREEMPTIBLE_WAITING_SENTENCES,
   SECOND_COPY_WAITING_SENTENCES,
@@ -72,12 +73,7 @@ export class EnginePool {
   private nextRequestId = 1;
 
   constructor(private readonly options: EnginePoolOptions) {
-    if (!Number.isInteger(options.workers) || options.workers < 1) {
-      throw new RangeError(`workers must be a positive integer, got ${options.workers}`);
-    }
-    if (!(options.timeoutMs > 0)) {
-      throw new RangeError(`timeoutMs must be positive, got ${options.timeoutMs}`);
-    }
+    checkPoolOptions(options);
     this.logger = options.logger ?? console;
     this.admission = new Admission(options.maxConcurrent, options.maxQueue, options.workers);
     this.parts = assemblePool(options, this.logger, {
@@ -205,17 +201,10 @@ export class EnginePool {
   async acquireSlot(signal?: AbortSignal): Promise<EngineSlot> {
     this.assertAccepting();
     const release = await this.admission.acquire(signal);
-    let released = false;
-    return {
-      synthesize: (request, partSignal) => {
-        if (released) throw new Error('the slot was released');
-        return this.stream(request, partSignal, undefined, () => undefined);
-      },
-      release: () => {
-        released = true;
-        release();
-      },
-    };
+    // Each synthesis runs in the slot held: its run releases nothing.
+    return heldSlot(release, (request, partSignal) =>
+      this.stream(request, partSignal, undefined, () => undefined),
+    );
   }
 
   /** The whole text as one buffer; throws the signal's reason if it aborts (never partial audio). */
@@ -279,12 +268,7 @@ export class EnginePool {
     this.state = 'draining';
     this.parts.supervisor.drain();
     this.admission.close(stoppedError);
-    let drainTimer: NodeJS.Timeout | undefined;
-    const drainTimeout = new Promise<void>(
-      (resolve) => (drainTimer = setTimeout(resolve, timeoutMs)),
-    );
-    await Promise.race([this.admission.whenIdle(), drainTimeout]);
-    clearTimeout(drainTimer);
+    await this.admission.whenIdle(timeoutMs);
 
     this.state = 'stopped';
     // A paused worker would not see its channel close.

@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { Settings } from '../config/settings';
 import { MetricsService } from '../metrics/metrics.service';
-import { EnginePool, type VoiceIdentity, type VoicePaths } from './engine-pool';
+import { EnginePool } from './engine-pool';
 import {
   PiperEngine,
   type EngineAudio,
@@ -19,6 +19,8 @@ import {
   type EngineStats,
   type EngineSynthesisRequest,
   type PhonemizedSentence,
+  type VoiceIdentity,
+  type VoicePaths,
 } from './piper-engine';
 
 @Injectable()
