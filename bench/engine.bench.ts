@@ -5,9 +5,16 @@
  * sentences of about 30, 100 and 400 phoneme ids, prints the median milliseconds of:
  *   bare   onnxruntime `session.run` on precomputed ids (the floor),
  *   whole  the library's text → PCM path (phonemize, ids, inference, int16),
- * their ratio, and phonemization alone per sentence. The two paths alternate in
- * one loop on the same session settings, so machine noise hits both alike.
- * Targets: whole ≤ 1.05 × bare at 100 ids; phonemization ≤ 3 ms median.
+ *   timed  the same with word and phoneme timestamps (issue 17: the network's
+ *          durations fetched with the audio, the words phonemized alone and aligned),
+ * the ratios whole/bare and timed/whole (the median of each round's ratio: rounds that
+ * another engineer's load slowed slow both paths), what timestamps add outside the
+ * network (the words phonemized alone and aligned: `plan` with timestamps less `plan`
+ * without, which is all the timed path does more, since the network's durations come out
+ * of the same run), and phonemization alone per sentence. The three paths take turns in
+ * one loop on the same session settings, so machine noise hits them alike.
+ * Targets: whole ≤ 1.05 × bare at 100 ids; timed ≤ 1.03 × whole; phonemization ≤ 3 ms
+ * median.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -42,7 +49,9 @@ async function main(): Promise<void> {
     });
     const { noiseScale, lengthScale, noiseW } = voice.config.inference;
     console.log(`benchmark voice, ${threads} intra-op thread(s), ${ROUNDS} rounds, median ms`);
-    console.log('sentence   ids  audio s  bare ms  whole ms  whole/bare  phonemize ms  RTF(bare)');
+    console.log(
+      'sentence   ids  audio s  bare ms  whole ms  timed ms  whole/bare  timed/whole  words ms  phonemize ms  RTF(bare)',
+    );
 
     for (const [label, text] of Object.entries(SENTENCES)) {
       const sentences = voice.phonemize(text);
@@ -54,6 +63,9 @@ async function main(): Promise<void> {
       };
       const bareMs: number[] = [];
       const wholeMs: number[] = [];
+      const timedMs: number[] = [];
+      const timedRatios: number[] = [];
+      const wordsMs: number[] = [];
       const phonemizeMs: number[] = [];
       let audioSeconds = 0;
       for (let round = 0; round < WARMUP + ROUNDS; round++) {
@@ -69,27 +81,48 @@ async function main(): Promise<void> {
           audioSeconds = result.pcm.length / result.sampleRate;
           return performance.now() - started;
         };
-        let bareElapsed: number;
-        let wholeElapsed: number;
+        const runTimed = async (): Promise<number> => {
+          const started = performance.now();
+          const result = await voice.synthesizeAll(text, { timestamps: true });
+          if (result.timestamps === undefined || result.timestamps.words.length === 0) {
+            throw new Error('the timed path returned no word timestamps');
+          }
+          return performance.now() - started;
+        };
+        // The bare session first, then the voice's two paths, in turn first: each of them
+        // follows the other session as often as it follows its own (a switch costs the
+        // cache), so neither path is favoured.
+        const elapsed = [await runBare()];
         if (round % 2 === 0) {
-          bareElapsed = await runBare();
-          wholeElapsed = await runWhole();
+          elapsed[1] = await runWhole();
+          elapsed[2] = await runTimed();
         } else {
-          wholeElapsed = await runWhole();
-          bareElapsed = await runBare();
+          elapsed[2] = await runTimed();
+          elapsed[1] = await runWhole();
         }
+        const [bareElapsed, wholeElapsed, timedElapsed] = elapsed;
 
-        const started = performance.now();
+        let started = performance.now();
         voice.phonemize(text);
         const phonemizeElapsed = performance.now() - started;
+        started = performance.now();
+        voice.plan(text);
+        const planElapsed = performance.now() - started;
+        started = performance.now();
+        voice.plan(text, { timestamps: true });
+        const timedPlanElapsed = performance.now() - started;
         if (round >= WARMUP) {
           bareMs.push(bareElapsed);
           wholeMs.push(wholeElapsed);
+          timedMs.push(timedElapsed);
+          timedRatios.push(timedElapsed / wholeElapsed);
+          wordsMs.push(timedPlanElapsed - planElapsed);
           phonemizeMs.push(phonemizeElapsed / sentences.length);
         }
       }
       const bareMedian = median(bareMs);
       const wholeMedian = median(wholeMs);
+      const timedMedian = median(timedMs);
       console.log(
         [
           label.padEnd(9),
@@ -97,7 +130,10 @@ async function main(): Promise<void> {
           audioSeconds.toFixed(2).padStart(8),
           bareMedian.toFixed(1).padStart(8),
           wholeMedian.toFixed(1).padStart(9),
+          timedMedian.toFixed(1).padStart(9),
           (wholeMedian / bareMedian).toFixed(3).padStart(11),
+          median(timedRatios).toFixed(3).padStart(12),
+          median(wordsMs).toFixed(2).padStart(9),
           median(phonemizeMs).toFixed(2).padStart(13),
           (bareMedian / 1000 / audioSeconds).toFixed(3).padStart(10),
         ].join(' '),

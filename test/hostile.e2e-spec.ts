@@ -87,9 +87,10 @@ describe('Hostile bodies', () => {
     expect(res.text).not.toMatch(/unknown_key_89 should not exist/);
   });
 
-  it('derives the body limit from MAX_TEXT_LENGTH: 413 beyond it, a whole escaped text within', async () => {
-    const limit = jsonBodyLimitBytes(server.app.get(Settings));
-    expect(limit).toBe(200 * 12 + 64 * 1024);
+  it('derives the body limit from MAX_TEXT_LENGTH and MAX_SSML_LENGTH: 413 beyond it, a whole escaped text within', async () => {
+    const settings = server.app.get(Settings);
+    const limit = jsonBodyLimitBytes(settings);
+    expect(limit).toBe(200 * 12 + settings.MAX_SSML_LENGTH * 2 + 64 * 1024);
     const tooLarge = await post('/tts', JSON.stringify({ text: 'x'.repeat(limit) }));
     expect(tooLarge.status).toBe(413);
     expectErrorShape(tooLarge, '/tts');

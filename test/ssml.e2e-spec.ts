@@ -8,7 +8,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import request from 'supertest';
 import { concatPcm, writeTestVoice } from '@app/piper';
+import { parseSsml } from '@app/ssml';
 import { HOSTILE_DOCUMENTS } from '../libs/ssml/src/hostile-documents';
+import { PiperEngine } from '../apps/tts-server/src/engine/piper-engine';
+import { VoiceRegistryService } from '../apps/tts-server/src/models/voice-registry.service';
+import { planSsmlParts, ssmlSentences } from '../apps/tts-server/src/tts/ssml-audio';
 import { binary } from './support/processes';
 import { makeModelDir, removeDir, startServer } from './support/test-server';
 
@@ -17,35 +21,54 @@ const SAMPLE_RATE = 22050;
 const LOW_RATE_VOICE = 'low-rate-voice';
 const LOW_RATE = 16000;
 
-describe('SSML (POST /tts, OpenAI input)', () => {
-  let modelDir: string;
-  let app: NestExpressApplication;
-  let http: ReturnType<NestExpressApplication['getHttpServer']>;
-
+/**
+ * A server on the generated test voices (and what `prepare` adds to its MODEL_DIR) from
+ * the suite's start to its end, with `settings` and rate limits out of the way.
+ */
+function serveDuringSuite(
+  settings: Record<string, string>,
+  started: (server: {
+    app: NestExpressApplication;
+    http: ReturnType<NestExpressApplication['getHttpServer']>;
+  }) => void,
+  prepare?: (modelDir: string) => Promise<void>,
+): void {
+  let modelDir: string | undefined;
+  let app: NestExpressApplication | undefined;
   beforeAll(async () => {
     modelDir = await makeModelDir();
-    await writeTestVoice(modelDir, { name: LOW_RATE_VOICE });
-    const configPath = join(modelDir, `${LOW_RATE_VOICE}.onnx.json`);
-    const config = JSON.parse(await readFile(configPath, 'utf8')) as {
-      audio: { sample_rate: number };
-    };
-    config.audio.sample_rate = LOW_RATE;
-    await writeFile(configPath, JSON.stringify(config));
+    await prepare?.(modelDir);
     app = await startServer({
       MODEL_DIR: modelDir,
       DEFAULT_MODEL: 'test-voice',
-      MAX_TEXT_LENGTH: '200',
-      MAX_SSML_LENGTH: '2000',
       RATE_LIMIT_REQUESTS: '1000',
       TTS_RATE_LIMIT_REQUESTS: '1000',
+      ...settings,
     });
-    http = app.getHttpServer();
+    started({ app, http: app.getHttpServer() });
   });
-
   afterAll(async () => {
     await app?.close();
     if (modelDir) await removeDir(modelDir);
   });
+}
+
+describe('SSML (POST /tts, OpenAI input)', () => {
+  let http: ReturnType<NestExpressApplication['getHttpServer']>;
+
+  serveDuringSuite(
+    { MAX_TEXT_LENGTH: '200', MAX_SSML_LENGTH: '2000' },
+    (started) => (http = started.http),
+    async (modelDir) => {
+      await writeTestVoice(modelDir, { name: LOW_RATE_VOICE });
+      const configPath = join(modelDir, `${LOW_RATE_VOICE}.onnx.json`);
+      const config = JSON.parse(await readFile(configPath, 'utf8')) as {
+        audio: { sample_rate: number };
+      };
+      config.audio.sample_rate = LOW_RATE;
+      await writeFile(configPath, JSON.stringify(config));
+    },
+  );
 
   /** The raw samples POST /tts answers for `body` (format pcm, the voice's own rate). */
   async function pcmOf(body: Record<string, unknown>): Promise<Int16Array> {
@@ -214,5 +237,248 @@ describe('SSML (POST /tts, OpenAI input)', () => {
     expect((paused.body as Buffer).length - (plain.body as Buffer).length).toBe(2 * SAMPLE_RATE);
     const bad = await speech('<speak>Hello').expect(400);
     expect((bad.body as Buffer).toString()).toContain('invalid SSML at line 1');
+  });
+
+  describe('timestamps, marks and captions of SSML', () => {
+    interface Timed {
+      audio: string;
+      sample_rate: number;
+      duration: number;
+      text: string;
+      words: Array<{
+        text: string;
+        start: number;
+        end: number;
+        char_start: number;
+        char_end: number;
+      }>;
+      phonemes: Array<{ phoneme: string; start: number; end: number }>;
+      marks: Array<{ name: string; time: number }>;
+    }
+
+    const timedOf = async (body: Record<string, unknown>): Promise<Timed> =>
+      (
+        await request(http)
+          .post('/tts')
+          .send({ format: 'pcm', timestamps: true, ...body })
+          .expect(200)
+      ).body as Timed;
+    /** Seconds as the server rounds them: samples at the rate, to the microsecond. */
+    const at = (samples: number, rate = SAMPLE_RATE): number =>
+      Math.round((samples / rate) * 1e6) / 1e6;
+    /** A time of a plain request moved by `offset` samples, as the joined audio times it. */
+    const moved = (time: number, offset: number): number =>
+      at(Math.round(time * SAMPLE_RATE) + offset);
+    /** A plain request's words placed `samples` and `chars` into the document. */
+    const shift = (words: Timed['words'], samples: number, chars: number) =>
+      words.map((word) => ({
+        ...word,
+        start: moved(word.start, samples),
+        end: moved(word.end, samples),
+        char_start: word.char_start + chars,
+        char_end: word.char_end + chars,
+      }));
+    const pcm = (json: Timed): Int16Array => {
+      const bytes = Buffer.from(json.audio, 'base64');
+      return new Int16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2).slice();
+    };
+
+    it('times words across a break exactly, and a mark after the break at the break’s end', async () => {
+      const markup =
+        '<speak>Hello <mark name="mid"/>world.<mark name="end-of-first"/><break time="500ms"/><mark name="after-break"/>Good morning.<mark name="last"/></speak>';
+      const json = await timedOf({ text: markup });
+      // The audio is the audio without timestamps, byte for byte.
+      expect(pcm(json)).toEqual(await ssml(markup));
+      const first = await timedOf({ text: 'Hello world.' });
+      const second = await timedOf({ text: 'Good morning.' });
+      const firstSamples = pcm(first).length;
+      const breakEnd = firstSamples + 0.5 * SAMPLE_RATE;
+      // Offsets in the spoken text: "Hello world. Good morning."
+      expect(json.words).toEqual([
+        ...first.words,
+        ...shift(second.words, breakEnd, 'Hello world. '.length),
+      ]);
+      expect(json.phonemes).toEqual([
+        ...first.phonemes,
+        ...second.phonemes.map((phoneme) => ({
+          ...phoneme,
+          start: moved(phoneme.start, breakEnd),
+          end: moved(phoneme.end, breakEnd),
+        })),
+      ]);
+      expect(json.text).toBe('Hello world. Good morning.');
+      expect(json.words.map((word) => json.text.slice(word.char_start, word.char_end))).toEqual([
+        'Hello',
+        'world',
+        'Good',
+        'morning',
+      ]);
+      expect(json.marks).toEqual([
+        { name: 'mid', time: json.words[1].start },
+        { name: 'end-of-first', time: at(firstSamples) },
+        { name: 'after-break', time: at(breakEnd) },
+        { name: 'last', time: at(pcm(json).length) },
+      ]);
+      expect(json.duration).toBe((breakEnd + pcm(second).length) / SAMPLE_RATE);
+    });
+
+    it('times a voice switch, a slower span and a <sub> in the joined audio', async () => {
+      const markup =
+        '<speak>Hello. <prosody rate="50%">Slow words.</prosody> <voice name="multi-voice:2"><mark name="switch"/>I use the <sub alias="World Wide Web">WWW</sub>.</voice></speak>';
+      const json = await timedOf({ text: markup });
+      expect(pcm(json)).toEqual(await ssml(markup));
+      const hello = await timedOf({ text: 'Hello.' });
+      const slow = await timedOf({ text: 'Slow words.', length_scale: 2 });
+      const other = await timedOf({
+        text: 'I use the World Wide Web.',
+        model: 'multi-voice',
+        speaker_id: '2',
+      });
+      const slowStart = pcm(hello).length;
+      const otherStart = slowStart + pcm(slow).length;
+      expect(json.text).toBe('Hello. Slow words. I use the World Wide Web.');
+      expect(json.words).toEqual([
+        ...hello.words,
+        ...shift(slow.words, slowStart, 'Hello. '.length),
+        ...shift(other.words, otherStart, 'Hello. Slow words. '.length),
+      ]);
+      expect(json.marks).toEqual([{ name: 'switch', time: at(otherStart) }]);
+    });
+
+    it('times a voice of another rate where its resampled audio starts', async () => {
+      const markup = `<speak>Hello. <voice name="${LOW_RATE_VOICE}">World.</voice></speak>`;
+      const json = await timedOf({ text: markup });
+      const hello = await timedOf({ text: 'Hello.' });
+      const world = await timedOf({ text: 'World.', model: LOW_RATE_VOICE });
+      const start = pcm(hello).length / SAMPLE_RATE;
+      expect(json.words.slice(1).map((word) => [word.start, word.end])).toEqual(
+        world.words.map((word) => [
+          Math.round((word.start + start) * 1e6) / 1e6,
+          Math.round((word.end + start) * 1e6) / 1e6,
+        ]),
+      );
+    });
+
+    it('answers WebVTT captions of the spoken text, and SubRip by GET', async () => {
+      const markup =
+        '<speak>I use the <sub alias="World Wide Web">WWW</sub>.<break time="1s"/>Bye now.</speak>';
+      const json = await timedOf({ text: markup });
+      const vtt = await request(http)
+        .post('/tts')
+        .send({ text: markup, format: 'vtt' })
+        .expect(200)
+        .expect('Content-Type', /text\/vtt/);
+      const clock = (seconds: number) => {
+        const ms = Math.round(seconds * 1000);
+        const pad = (value: number, width = 2) => String(value).padStart(width, '0');
+        return `00:00:${pad(Math.floor(ms / 1000))}.${pad(ms % 1000, 3)}`;
+      };
+      const [i, , , , , , bye, now] = json.words;
+      expect(vtt.text).toBe(
+        `WEBVTT\n\n${clock(i.start)} --> ${clock(json.words[5].end)}\nI use the World Wide Web\n\n` +
+          `${clock(bye.start)} --> ${clock(now.end)}\nBye now\n`,
+      );
+      const srt = await request(http)
+        .get('/tts')
+        .query({ text: markup, format: 'srt' })
+        .expect(200)
+        .expect('Content-Type', /subrip/);
+      expect(srt.text).toContain(`2\n${clock(bye.start).replace('.', ',')} --> `);
+    });
+
+    it('streams SSML as audio and timestamps events with its marks, the same audio and times as the JSON', async () => {
+      const markup =
+        '<speak>Hello world.<break time="500ms"/><mark name="after-break"/>Good morning.<mark name="last"/></speak>';
+      const json = await timedOf({ text: markup });
+      const res = await request(http)
+        .post('/tts')
+        .send({ text: markup, timestamps: true, stream: true })
+        .buffer(true)
+        .parse(binary)
+        .expect(200)
+        .expect('Content-Type', /text\/event-stream/);
+      const events = (res.body as Buffer)
+        .toString()
+        .trim()
+        .split('\n\n')
+        .map((block) => {
+          const [event, data] = block.split('\n');
+          return {
+            event: event.slice('event: '.length),
+            data: JSON.parse(data.slice(6)) as Record<string, unknown>,
+          };
+        });
+      expect(events.map(({ event }) => event)).toEqual([
+        'audio',
+        'timestamps',
+        'audio',
+        'timestamps',
+        'audio',
+        'timestamps',
+        'timestamps',
+        'done',
+      ]);
+      const audio = concatPcm(
+        events
+          .filter(({ event }) => event === 'audio')
+          .map(({ data }) => {
+            const bytes = Buffer.from(data.audio as string, 'base64');
+            return new Int16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2).slice();
+          }),
+      );
+      expect(audio).toEqual(pcm(json));
+      const timestamps = events
+        .filter(({ event }) => event === 'timestamps')
+        .map(({ data }) => data);
+      expect(timestamps[0].text).toBe(json.text);
+      expect(timestamps.flatMap((data) => data.words as Timed['words'])).toEqual(json.words);
+      expect(timestamps.flatMap((data) => data.marks as Timed['marks'])).toEqual(json.marks);
+      expect(timestamps.at(-1)!.marks).toEqual([{ name: 'last', time: at(pcm(json).length) }]);
+    });
+  });
+});
+
+describe('SSML under admission (MAX_CONCURRENT_REQUESTS=1, MAX_QUEUE=0)', () => {
+  let app: NestExpressApplication;
+  let http: ReturnType<NestExpressApplication['getHttpServer']>;
+
+  serveDuringSuite(
+    { MAX_CONCURRENT_REQUESTS: '1', MAX_QUEUE: '0' },
+    (started) => ({ app, http } = started),
+  );
+
+  it('holds its one slot from its first part to its last: another request is refused, the document is not', async () => {
+    const markup = '<speak>Hello.<break time="500ms"/>World.<break time="200ms"/>Again.</speak>';
+    const voice = app.get(VoiceRegistryService).get('test-voice');
+    const job = { text: markup, voice, speakerId: 0, format: 'pcm' as const, stream: true };
+    const { parts } = planSsmlParts(parseSsml(markup, { maxMarkupLength: 1000 }), job, () => job);
+    expect(parts.map((part) => part.kind)).toEqual([
+      'speech',
+      'silence',
+      'speech',
+      'silence',
+      'speech',
+    ]);
+    // The document's audio as the server streams it, pulled one piece at a time.
+    const pieces = ssmlSentences(parts, app.get(PiperEngine), SAMPLE_RATE)[Symbol.asyncIterator]();
+    const audio: Int16Array[] = [];
+    audio.push((await pieces.next()).value!.pcm); // "Hello.": its engine request is over
+    audio.push((await pieces.next()).value!.pcm); // the break, between two parts
+    const busy = await request(http).post('/tts').send({ text: 'Between.' }).expect(503);
+    expect((busy.body as { code: string }).code).toBe('ENGINE_BUSY');
+    for (let next = await pieces.next(); !next.done; next = await pieces.next()) {
+      audio.push(next.value.pcm);
+    }
+    // Every part spoken, nothing cut: the document's audio, as POST /tts gives it once free.
+    const whole = await request(http)
+      .post('/tts')
+      .send({ text: markup, format: 'pcm' })
+      .buffer(true)
+      .parse(binary)
+      .expect(200);
+    const bytes = whole.body as Buffer;
+    expect(concatPcm(audio)).toEqual(
+      new Int16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2).slice(),
+    );
   });
 });

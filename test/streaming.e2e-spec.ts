@@ -3,40 +3,32 @@
  * size, a completed stream is cached, and a client that leaves frees its worker.
  */
 import { request as httpRequest } from 'node:http';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { decodeWav } from '@app/piper';
 import { PoolPiperEngine } from '../apps/tts-server/src/engine/pool-piper-engine';
-import { binary, listenOnLoopback, longText, waitFor } from './support/processes';
-import { makeModelDir, removeDir, startServer } from './support/test-server';
+import { binary, longText, waitFor } from './support/processes';
+import { UNLIMITED_RATE, useTestServer } from './support/test-server';
 
 describe('Streaming POST /tts', () => {
-  let modelDir: string;
-  let app: NestExpressApplication;
-  let url: string;
-
-  beforeAll(async () => {
-    modelDir = await makeModelDir({ benchVoice: true });
-    app = await startServer({
-      MODEL_DIR: modelDir,
+  const server = useTestServer(
+    {
+      ...UNLIMITED_RATE,
       DEFAULT_MODEL: 'test-voice',
       MAX_TEXT_LENGTH: '5000',
       MAX_CONCURRENT_REQUESTS: '1',
-      RATE_LIMIT_REQUESTS: '1000',
-      TTS_RATE_LIMIT_REQUESTS: '1000',
-    });
-    url = await listenOnLoopback(app);
-  });
-
-  afterAll(async () => {
-    await app.close();
-    await removeDir(modelDir);
-  });
+    },
+    { benchVoice: true },
+  );
 
   it('streams a WAV with unknown sizes whose samples equal the whole response', async () => {
     const body = { text: 'First sentence here. Second one! And a third?' };
-    const whole = await request(url).post('/tts').send(body).buffer(true).parse(binary).expect(200);
-    const streamed = await request(url)
+    const whole = await request(server.url)
+      .post('/tts')
+      .send(body)
+      .buffer(true)
+      .parse(binary)
+      .expect(200);
+    const streamed = await request(server.url)
       .post('/tts')
       .send({ ...body, stream: true })
       .buffer(true)
@@ -53,7 +45,7 @@ describe('Streaming POST /tts', () => {
     );
 
     // Completed, so cached: the same request is now a HIT with a normal header.
-    const again = await request(url)
+    const again = await request(server.url)
       .post('/tts')
       .send({ ...body, stream: true })
       .buffer(true)
@@ -66,13 +58,13 @@ describe('Streaming POST /tts', () => {
   it('streams raw PCM and speaks a long first sentence clause by clause', async () => {
     const text =
       'This first sentence is long enough, with several clauses, that streaming splits it; then it ends. Short one.';
-    const wav = await request(url)
+    const wav = await request(server.url)
       .post('/tts')
       .send({ text })
       .buffer(true)
       .parse(binary)
       .expect(200);
-    const pcm = await request(url)
+    const pcm = await request(server.url)
       .post('/tts')
       .send({ text, stream: true, format: 'pcm' })
       .buffer(true)
@@ -87,12 +79,12 @@ describe('Streaming POST /tts', () => {
   });
 
   it('answers errors before streaming with a status and the JSON envelope', async () => {
-    const res = await request(url)
+    const res = await request(server.url)
       .post('/tts')
       .send({ text: 'hi', model: 'multi-voice', speaker_id: 'nobody', stream: true })
       .expect(404);
     expect(res.body).toMatchObject({ code: 'SPEAKER_NOT_FOUND' });
-    await request(url).post('/tts').send({ text: 'hi', format: 'mp4' }).expect(400);
+    await request(server.url).post('/tts').send({ text: 'hi', format: 'mp4' }).expect(400);
   });
 
   /** Starts a streamed request, reads its headers and first chunk, then hangs up. */
@@ -100,7 +92,7 @@ describe('Streaming POST /tts', () => {
     body: object,
   ): Promise<{ cache: string | undefined; firstChunkBytes: number }> {
     return new Promise((resolve, reject) => {
-      const req = httpRequest(`${url}/tts`, {
+      const req = httpRequest(`${server.url}/tts`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
       });
@@ -121,7 +113,7 @@ describe('Streaming POST /tts', () => {
   }
 
   it('stops synthesizing and frees the worker when the client disconnects', async () => {
-    const engine = app.get(PoolPiperEngine);
+    const engine = server.app.get(PoolPiperEngine);
     const body = { text: longText('leaving', 2000), model: 'bench-voice', stream: true };
     const first = await openAndLeave(body);
     expect(first.cache).toBe('MISS');
@@ -130,7 +122,7 @@ describe('Streaming POST /tts', () => {
     await waitFor('the slot to be released', () => engine.stats().activeRequests === 0, {
       timeoutMs: 10_000,
     });
-    await request(url).post('/tts').send({ text: 'Still here.' }).expect(200);
+    await request(server.url).post('/tts').send({ text: 'Still here.' }).expect(200);
     // A cancelled stream is not cached: the same request synthesizes again.
     const second = await openAndLeave(body);
     expect(second.cache).toBe('MISS');

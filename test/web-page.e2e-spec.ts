@@ -9,13 +9,12 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { decodeWav } from '@app/piper';
 import { decodeMp3, maxExtraSeconds } from './support/audio-decoders';
-import { listenOnLoopback, waitFor } from './support/processes';
+import { waitFor } from './support/processes';
 import { describeUnless } from './support/skips';
-import { makeModelDir, removeDir, startServer } from './support/test-server';
+import { UNLIMITED_RATE, useTestServer } from './support/test-server';
 
 /** Debian's chromium; CHROMIUM_PATH points elsewhere (another Chromium build). */
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -47,6 +46,13 @@ interface AudioElement {
   error: { code: number } | null;
   currentTime: number;
 }
+interface SeekableElement {
+  currentTime: number;
+  ended: boolean;
+  pause(): void;
+  play(): Promise<void>;
+  addEventListener(type: string, listener: () => void, options?: { once: boolean }): void;
+}
 interface FormControl {
   id: string;
   labels: { length: number } | null;
@@ -69,30 +75,15 @@ interface PlayerState {
 }
 
 describe('Web page', () => {
-  let modelDir: string;
-  let app: NestExpressApplication;
-  let url: string;
-
-  beforeAll(async () => {
-    modelDir = await makeModelDir();
-    app = await startServer({
-      MODEL_DIR: modelDir,
-      DEFAULT_MODEL: 'test-voice',
-      MAX_TEXT_LENGTH: String(MAX_TEXT_LENGTH),
-      RATE_LIMIT_REQUESTS: '1000',
-      TTS_RATE_LIMIT_REQUESTS: '1000',
-    });
-    url = await listenOnLoopback(app);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await removeDir(modelDir);
+  const server = useTestServer({
+    ...UNLIMITED_RATE,
+    DEFAULT_MODEL: 'test-voice',
+    MAX_TEXT_LENGTH: String(MAX_TEXT_LENGTH),
   });
 
   /** The same request the page makes, answered by the API as a whole WAV. */
   async function apiWav(body: SynthesisBody): Promise<Buffer> {
-    const res = await fetch(`${url}/tts`, {
+    const res = await fetch(`${server.url}/tts`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ ...body, format: 'wav' }),
@@ -108,7 +99,7 @@ describe('Web page', () => {
 
   describe('files', () => {
     it('GET / is the page, with its script and style under /web/', async () => {
-      const page = await fetch(`${url}/`);
+      const page = await fetch(`${server.url}/`);
       expect(page.status).toBe(200);
       expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
       const html = await page.text();
@@ -117,19 +108,19 @@ describe('Web page', () => {
       // Nothing from another origin: the page works offline.
       expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
 
-      const script = await fetch(`${url}/web/app.js`);
+      const script = await fetch(`${server.url}/web/app.js`);
       expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
       expect(await script.text()).toContain("addSourceBuffer('audio/mpeg')");
-      const style = await fetch(`${url}/web/app.css`);
+      const style = await fetch(`${server.url}/web/app.css`);
       expect(style.headers.get('content-type')).toBe('text/css; charset=utf-8');
 
-      const missing = await fetch(`${url}/web/nothing.js`);
+      const missing = await fetch(`${server.url}/web/nothing.js`);
       expect(missing.status).toBe(404);
       expect(await missing.json()).toMatchObject({ statusCode: 404 });
     });
 
     it('GET /web/sample-texts gives each voice a sentence in its language', async () => {
-      const res = await fetch(`${url}/web/sample-texts`);
+      const res = await fetch(`${server.url}/web/sample-texts`);
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({
         'multi-voice': expect.stringMatching(/^Hello!/),
@@ -138,7 +129,7 @@ describe('Web page', () => {
     });
 
     it('keeps the page routes out of the API document', async () => {
-      const document = (await (await fetch(`${url}/docs/openapi.json`)).json()) as {
+      const document = (await (await fetch(`${server.url}/docs/openapi.json`)).json()) as {
         paths: Record<string, unknown>;
       };
       expect(Object.keys(document.paths)).toContain('/tts');
@@ -179,11 +170,11 @@ describe('Web page', () => {
       });
       // Offline means nothing is fetched from anywhere but this server.
       page.on('request', (request) => {
-        if (!request.url().startsWith(`${url}/`) && !/^(data|blob):/.test(request.url())) {
+        if (!request.url().startsWith(`${server.url}/`) && !/^(data|blob):/.test(request.url())) {
           problems.push(`request to ${request.url()}`);
         }
       });
-      await page.goto(`${url}/`, { waitUntil: 'networkidle' });
+      await page.goto(`${server.url}/`, { waitUntil: 'networkidle' });
       await page.locator('#voice:not([disabled])').waitFor();
       expect(problems).toEqual([]);
       return page;
@@ -250,7 +241,7 @@ describe('Web page', () => {
       const text = 'Hello from the browser. A second sentence follows, then a third one.';
       await page.getByLabel('Text').fill(text);
       const [speakRequest] = await Promise.all([
-        page.waitForRequest((req) => req.url() === `${url}/tts` && req.method() === 'POST'),
+        page.waitForRequest((req) => req.url() === `${server.url}/tts` && req.method() === 'POST'),
         page.getByRole('button', { name: 'Speak' }).click(),
       ]);
 
@@ -279,7 +270,7 @@ describe('Web page', () => {
       expect(await stat(page, 'duration')).toBe(`${player.durationSeconds.toFixed(2)} s`);
       expect(Number(await stat(page, 'rtf'))).toBeGreaterThan(0);
       const phonemized = (await (
-        await fetch(`${url}/phonemize`, {
+        await fetch(`${server.url}/phonemize`, {
           method: 'POST',
           headers: { 'Content-Type': 'application/json' },
           body: JSON.stringify({ text, model: 'multi-voice' }),
@@ -366,6 +357,79 @@ describe('Web page', () => {
       const expectedSeconds = wavSeconds(await apiWav({ text, model: 'test-voice' }));
       expect(player.durationSeconds).toBeCloseTo(expectedSeconds, 4);
       expect(await stat(page, 'cache')).toBe('MISS');
+      // That one answer was the timestamps JSON: the words are marked up from it.
+      expect(await page.locator('#read-along .word').allTextContents()).toEqual([
+        'Without',
+        'media',
+        'source',
+        'extensions',
+      ]);
+    });
+
+    it('marks each word as it is spoken, following the audio as it plays and seeks', async () => {
+      const page = await openPage();
+      const text = 'One two three. Four, five!';
+      await page.getByLabel('Text').fill(text);
+      await page.getByRole('button', { name: 'Speak' }).click();
+      await finishedPlayer(page);
+      await page.locator('#read-along .word').first().waitFor();
+
+      // The read-along is the text as typed, each word a span, timed as the API times it.
+      const timed = (await (
+        await fetch(`${server.url}/tts`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ text, model: 'test-voice', timestamps: true, format: 'pcm' }),
+        })
+      ).json()) as { words: Array<{ text: string; start: number; end: number }> };
+      const words = timed.words.map((word) => word.text);
+      expect(words).toEqual(['One', 'two', 'three', 'Four', 'five']);
+      expect(await page.locator('#read-along').textContent()).toBe(text);
+      expect(await page.locator('#read-along .word').allTextContents()).toEqual(words);
+
+      const player = page.locator('#player');
+      const marked = page.locator('#read-along [aria-current="true"]');
+      /** Pauses, moves the playhead to `time` and resolves once the element has seeked. */
+      const seek = (time: number): Promise<void> =>
+        player.evaluate(
+          (element: SeekableElement, to: number) =>
+            new Promise<void>((resolve) => {
+              element.pause();
+              element.addEventListener('seeked', () => resolve(), { once: true });
+              element.currentTime = to;
+            }),
+          time,
+        );
+
+      // The playhead inside each word marks that word, and only that one.
+      for (const word of timed.words) {
+        await seek((word.start + word.end) / 2);
+        expect(await marked.allTextContents()).toEqual([word.text]);
+      }
+      await page.screenshot({ path: join(OUTPUT_DIR, 'read-along.png'), fullPage: true });
+      // Between the sentences (the full stop's phonemes and the pause) no word is marked.
+      await seek((timed.words[2].end + timed.words[3].start) / 2);
+      expect(await marked.count()).toBe(0);
+
+      // Played from the start, the mark moves from word to word in the order they are spoken.
+      // (A string: the browser's MutationObserver is not in this Node project's types.)
+      await page.evaluate(`{
+        const log = (window.markedWords = []);
+        const readAlong = document.getElementById('read-along');
+        new MutationObserver(() => {
+          const current = readAlong.querySelector('[aria-current="true"]');
+          if (current && current.textContent !== log.at(-1)) log.push(current.textContent);
+        }).observe(readAlong, { subtree: true, attributes: true, attributeFilter: ['aria-current'] });
+      }`);
+      await seek(0);
+      await player.evaluate((element: SeekableElement) => element.play());
+      await waitFor('the audio to play to its end', () =>
+        player.evaluate((element: SeekableElement) => element.ended),
+      );
+      const seen = await page.evaluate<string[]>('window.markedWords');
+      const order = seen.map((word) => words.indexOf(word));
+      expect(order.every((index, i) => index >= 0 && (i === 0 || index > order[i - 1]))).toBe(true);
+      expect(order.length).toBeGreaterThanOrEqual(3);
     });
 
     it('fits a phone screen without sideways scrolling', async () => {
@@ -391,7 +455,7 @@ describe('Web page', () => {
     it('links to Swagger UI, which lists the operations', async () => {
       const page = await openPage();
       await page.getByRole('link', { name: 'API documentation (Swagger UI)' }).click();
-      await page.waitForURL(`${url}/docs`);
+      await page.waitForURL(`${server.url}/docs`);
       await page.locator('.opblock-summary-path').first().waitFor();
       const methods = await page.locator('.opblock-summary-method').allTextContents();
       const paths = await page
@@ -413,25 +477,18 @@ function serverAndBrowser(settings: Record<string, string>): {
   url: () => string;
   browser: () => Browser;
 } {
-  let modelDir: string;
-  let app: NestExpressApplication;
-  let url: string;
   let browser: Browser;
-
+  // Declared before the server's hooks, so the browser (and its keep-alive connections)
+  // is gone before the server closes: after-hooks run in the order they are declared.
   beforeAll(async () => {
-    modelDir = await makeModelDir();
-    app = await startServer({ MODEL_DIR: modelDir, DEFAULT_MODEL: 'test-voice', ...settings });
-    url = await listenOnLoopback(app);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   });
-
   afterAll(async () => {
     await browser?.close();
-    await app?.close();
-    await removeDir(modelDir);
   });
+  const server = useTestServer({ DEFAULT_MODEL: 'test-voice', ...settings });
 
-  return { url: () => url, browser: () => browser };
+  return { url: () => server.url, browser: () => browser };
 }
 
 /** The page, loaded and with its voices listed. */

@@ -193,6 +193,63 @@ describeWithClient('Wyoming protocol (real wyoming client)', () => {
     expect(audioOf(lines).equals(http)).toBe(true);
   });
 
+  describe('SSML', () => {
+    const DOCUMENT =
+      '<speak><p>Hello there.<break time="300ms"/><prosody rate="50%">Slowly now.</prosody></p>' +
+      '<p><voice name="multi-voice:1">Another <mark name="m"/>voice speaks.</voice> Back again.</p></speak>';
+    /** The same SSML through POST /tts as pcm: what Wyoming must send, byte for byte. */
+    const httpPcm = () => postPcm(url, { text: DOCUMENT, model: 'test-voice' });
+
+    it('synthesize with text_format "ssml" sends the audio POST /tts gives for the document as pcm', async () => {
+      const lines = await runWyomingClient(port, [
+        { op: 'synthesize', text: DOCUMENT, voice: { name: 'test-voice' }, text_format: 'ssml' },
+      ]);
+      const types = typesOf(lines);
+      expect([types[0], types.at(-1)]).toEqual(['audio-start', 'audio-stop']);
+      const http = await httpPcm();
+      // The pause and the slower span are in it: longer than the words read at rate 1.
+      expect(http.length).toBeGreaterThan(2 * 0.3 * 22050);
+      expect(audioOf(lines).equals(http)).toBe(true);
+    });
+
+    it('streamed SSML (declared, or starting with <speak) is spoken whole at synthesize-stop, as POST /tts speaks it', async () => {
+      // Cut inside tags, attributes and words: no piece of it is a document.
+      const chunks = [
+        DOCUMENT.slice(0, 5),
+        DOCUMENT.slice(5, 40),
+        DOCUMENT.slice(40, 97),
+        DOCUMENT.slice(97),
+      ];
+      const http = await httpPcm();
+      for (const text_format of ['ssml', undefined] as const) {
+        const lines = await runWyomingClient(port, [
+          { op: 'stream', chunks, voice: { name: 'test-voice' }, text_format },
+        ]);
+        const types = typesOf(lines);
+        expect(types.filter((type) => type === 'audio-start')).toHaveLength(1);
+        expect(types.slice(-2)).toEqual(['audio-stop', 'synthesize-stopped']);
+        expect(audioOf(lines).equals(http)).toBe(true);
+      }
+    });
+
+    it('refuses streamed SSML beyond MAX_SSML_LENGTH with an error event, and goes on serving', async () => {
+      const lines = await runWyomingClient(port, [
+        {
+          op: 'stream',
+          chunks: ['<speak>', 'word '.repeat(1500), 'word '.repeat(1500), '</speak>'],
+          text_format: 'ssml',
+        },
+      ]);
+      const error = lines.find((line) => line.type === 'error');
+      expect(error?.data).toMatchObject({ code: 'SSML_TOO_LARGE' });
+      expect(typesOf(lines)).not.toContain('audio-chunk');
+      const next = await runWyomingClient(port, [
+        { op: 'synthesize', text: '<speak>Still here.</speak>', text_format: 'ssml' },
+      ]);
+      expect(typesOf(next).at(-1)).toBe('audio-stop');
+    });
+  });
+
   it('a multi-speaker voice speaks the speaker named', async () => {
     const lines = await runWyomingClient(port, [
       {

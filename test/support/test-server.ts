@@ -67,6 +67,12 @@ export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
+/** Rate limits no spec's handful of requests reaches (the defaults would 429 a suite). */
+export const UNLIMITED_RATE: Readonly<Record<string, string>> = {
+  RATE_LIMIT_REQUESTS: '1000',
+  TTS_RATE_LIMIT_REQUESTS: '1000',
+};
+
 /** A running server for a `describe` block (see useTestServer). */
 export interface TestServer {
   /** Its base URL on loopback, e.g. http://127.0.0.1:40123. */

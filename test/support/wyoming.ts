@@ -25,11 +25,12 @@ export function wyomingLibraryAvailable(): boolean {
 export type ClientStep =
   | { op: 'describe' }
   | { op: 'ping'; text?: string }
-  | { op: 'synthesize'; text: string; voice?: Record<string, string> }
+  | { op: 'synthesize'; text: string; voice?: Record<string, string>; text_format?: 'ssml' }
   | {
       op: 'stream';
       chunks: string[];
       voice?: Record<string, string>;
+      text_format?: 'ssml';
       audio_before_stop?: boolean;
       timeout_s?: number;
     };

@@ -5,8 +5,10 @@
 stdin: a JSON list of steps, run in order on one connection:
     {"op": "describe"}
     {"op": "ping", "text": "..."}
-    {"op": "synthesize", "text": "...", "voice": {"name"?, "language"?, "speaker"?}}
-    {"op": "stream", "chunks": ["...", ...], "voice": {...}, "audio_before_stop": true}
+    {"op": "synthesize", "text": "...", "voice": {"name"?, "language"?, "speaker"?},
+     "text_format"?: "ssml"}
+    {"op": "stream", "chunks": ["...", ...], "voice": {...}, "audio_before_stop": true,
+     "text_format"?: "ssml"}
         synthesize-start, the chunks, then (audio_before_stop) waits for an audio-chunk
         before sending the backwards-compatible synthesize and synthesize-stop (for at
         most "timeout_s", then {"timeout": true} and the step goes on)
@@ -94,12 +96,19 @@ async def run(host, port, steps):
                 await read_until(client, index, {"pong"})
             elif op == "synthesize":
                 await client.write_event(
-                    Synthesize(text=step["text"], voice=voice_of(step)).event()
+                    Synthesize(
+                        text=step["text"],
+                        voice=voice_of(step),
+                        text_format=step.get("text_format"),
+                    ).event()
                 )
                 await read_until(client, index, {"audio-stop"})
             elif op == "stream":
                 voice = voice_of(step)
-                await client.write_event(SynthesizeStart(voice=voice).event())
+                text_format = step.get("text_format")
+                await client.write_event(
+                    SynthesizeStart(voice=voice, text_format=text_format).event()
+                )
                 for chunk in step["chunks"]:
                     await client.write_event(SynthesizeChunk(text=chunk).event())
                 if step.get("audio_before_stop"):
@@ -110,7 +119,9 @@ async def run(host, port, steps):
                     if first is not None and first.type == "error":
                         continue
                 await client.write_event(
-                    Synthesize(text="".join(step["chunks"]), voice=voice).event()
+                    Synthesize(
+                        text="".join(step["chunks"]), voice=voice, text_format=text_format
+                    ).event()
                 )
                 await client.write_event(SynthesizeStop().event())
                 emit({"step": index, "marker": "sent-stop"})

@@ -7,6 +7,7 @@ export {
   looksLikeSsml,
   parseSsml,
   speechText,
+  speechTextOffset,
   SSML_LIMITS,
   type SsmlBreak,
   type SsmlDocument,

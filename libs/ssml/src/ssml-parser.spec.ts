@@ -1,6 +1,12 @@
 import { HOSTILE_DOCUMENTS } from './hostile-documents';
 import { SsmlSyntaxError, SsmlTooLargeError, SsmlUnsupportedError } from './ssml-errors';
-import { looksLikeSsml, parseSsml, speechText, type SsmlSpeech } from './ssml-parser';
+import {
+  looksLikeSsml,
+  parseSsml,
+  speechText,
+  speechTextOffset,
+  type SsmlSpeech,
+} from './ssml-parser';
 
 const parse = (markup: string, strict = true) =>
   parseSsml(markup, { maxMarkupLength: 100_000, strict });
@@ -95,10 +101,28 @@ describe('parseSsml', () => {
     expect(doc.spokenLength).toBe('Hi'.length + 'Doctor'.length + 'ab'.length);
   });
 
-  it('keeps marks with where they are', () => {
-    expect(parse('<speak>Hi <mark name="here"/>there.</speak>').marks).toEqual([
-      { name: 'here', segmentIndex: 0, spokenOffset: 2 },
+  it('keeps marks with where they are: in the text a segment speaks, or at a segment start', () => {
+    const doc = parse(
+      '<speak><mark name="start"/>Hi <mark name="here"/>there. <say-as interpret-as="characters">ab</say-as><mark name="after"/><break time="1s"/><mark name="between"/><break time="1s"/>Bye.<mark name="end"/></speak>',
+    );
+    expect(doc.marks).toEqual([
+      { name: 'start', segmentIndex: 0, pieceIndex: 0, pieceOffset: 0 },
+      { name: 'here', segmentIndex: 0, pieceIndex: 0, pieceOffset: 3 },
+      { name: 'after', segmentIndex: 0, pieceIndex: 2, pieceOffset: 0 },
+      { name: 'between', segmentIndex: 2, pieceIndex: 0, pieceOffset: 0 },
+      { name: 'end', segmentIndex: 3, pieceIndex: 0, pieceOffset: 4 },
     ]);
+    // The mark between the two breaks keeps them two segments.
+    expect(doc.segments.map((segment) => segment.type)).toEqual([
+      'speech',
+      'break',
+      'break',
+      'speech',
+    ]);
+    const [first] = doc.segments as SsmlSpeech[];
+    const text = speechText(first, 'en-us');
+    expect(text.slice(0, speechTextOffset(first, 'en-us', doc.marks[1]))).toBe('Hi ');
+    expect(speechTextOffset(first, 'en-us', doc.marks[2])).toBe(text.length);
   });
 
   it('reports what it ignores: pitch, and unknown elements when not strict', () => {

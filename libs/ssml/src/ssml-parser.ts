@@ -80,12 +80,18 @@ export interface SsmlBreak {
 
 export type SsmlSegment = SsmlSpeech | SsmlBreak;
 
+/**
+ * Where a `<mark>` is: in speech segment `segmentIndex` before its piece `pieceIndex`
+ * (and `pieceOffset` code units into it, for a mark inside text that runs on), or, with
+ * `pieceIndex` 0 and `pieceOffset` 0, at the start of that segment, speech or break
+ * (segments.length: at the end of the document). speechTextOffset turns it into an
+ * offset in the text the segment speaks.
+ */
 export interface SsmlMark {
   name: string;
-  /** Index of the segment the mark is in or precedes (segments.length: at the end). */
   segmentIndex: number;
-  /** Characters spoken before the mark, counted as `spokenLength` counts them. */
-  spokenOffset: number;
+  pieceIndex: number;
+  pieceOffset: number;
 }
 
 export interface SsmlDocument {
@@ -135,19 +141,31 @@ export function parseSsml(markup: string, options: SsmlParseOptions): SsmlDocume
 
 /** Renders a speech segment as the text Piper speaks, say-as shaped for `espeakVoice`. */
 export function speechText(speech: SsmlSpeech, espeakVoice: string): string {
-  return speech.pieces
-    .map((piece) => {
-      switch (piece.kind) {
-        case 'text':
-          return piece.text;
-        case 'phonemes':
-          return `[[${piece.phonemes}]]`;
-        case 'say-as':
-          // Checked at parse time, so the fallback is never taken.
-          return sayAsText(piece.text, piece.interpretAs, espeakVoice, piece.format) ?? piece.text;
-      }
-    })
-    .join('');
+  return pieceTexts(speech, espeakVoice).join('');
+}
+
+/** Where `mark` is in speechText(speech, espeakVoice), in UTF-16 code units. */
+export function speechTextOffset(
+  speech: SsmlSpeech,
+  espeakVoice: string,
+  mark: Pick<SsmlMark, 'pieceIndex' | 'pieceOffset'>,
+): number {
+  const before = pieceTexts(speech, espeakVoice).slice(0, mark.pieceIndex);
+  return before.reduce((length, text) => length + text.length, 0) + mark.pieceOffset;
+}
+
+function pieceTexts(speech: SsmlSpeech, espeakVoice: string): string[] {
+  return speech.pieces.map((piece) => {
+    switch (piece.kind) {
+      case 'text':
+        return piece.text;
+      case 'phonemes':
+        return `[[${piece.phonemes}]]`;
+      case 'say-as':
+        // Checked at parse time, so the fallback is never taken.
+        return sayAsText(piece.text, piece.interpretAs, espeakVoice, piece.format) ?? piece.text;
+    }
+  });
 }
 
 class DocumentBuilder {
@@ -158,6 +176,8 @@ class DocumentBuilder {
   private readonly warnings = new Set<string>();
   private readonly unsupported = new Set<string>();
   private current: SsmlSpeech | undefined;
+  /** Marks inside the current segment: placed when it is sealed (or dropped). */
+  private currentMarks: SsmlMark[] = [];
   /** The current segment's last text ends a sentence (or it is sealed by `</s>`). */
   private elements = 0;
   private spokenLength = 0;
@@ -327,11 +347,22 @@ class DocumentBuilder {
       case 'mark': {
         const name = attribute('name');
         if (name === undefined) this.fail('<mark> needs a name attribute');
-        this.marks.push({
+        const mark: SsmlMark = {
           name,
           segmentIndex: this.segments.length,
-          spokenOffset: this.spokenLength,
-        });
+          pieceIndex: 0,
+          pieceOffset: 0,
+        };
+        const current = this.current;
+        if (current) {
+          // Text after it may run on into the same piece: the mark stays at this offset.
+          const last = current.pieces.at(-1);
+          mark.pieceIndex =
+            last?.kind === 'text' ? current.pieces.length - 1 : current.pieces.length;
+          mark.pieceOffset = last?.kind === 'text' ? last.text.length : 0;
+          this.currentMarks.push(mark);
+        }
+        this.marks.push(mark);
         return;
       }
       default:
@@ -415,8 +446,13 @@ class DocumentBuilder {
     this.current = undefined;
     const last = current.pieces.at(-1);
     current.endsSentence = sentenceEnd || (last?.kind === 'text' && ENDS_SENTENCE.test(last.text));
+    const marks = this.currentMarks.splice(0);
     if (current.pieces.some((piece) => piece.kind !== 'text' || SPEAKABLE.test(piece.text))) {
+      for (const mark of marks) mark.segmentIndex = this.segments.length;
       this.segments.push(current);
+    } else {
+      // Nothing of it is spoken: its marks are where what follows starts.
+      for (const mark of marks) Object.assign(mark, { pieceIndex: 0, pieceOffset: 0 });
     }
   }
 
@@ -450,7 +486,9 @@ class DocumentBuilder {
     this.seal(false);
     if (seconds <= 0) return;
     const last = this.segments.at(-1);
-    if (last?.type === 'break') last.seconds += seconds;
+    // A mark between two breaks keeps them apart: it is timed between them.
+    const markBetween = this.marks.at(-1)?.segmentIndex === this.segments.length;
+    if (last?.type === 'break' && !markBetween) last.seconds += seconds;
     else this.segments.push({ type: 'break', seconds });
   }
 

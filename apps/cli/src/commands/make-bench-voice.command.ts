@@ -9,8 +9,10 @@ export function addMakeBenchVoiceCommand(program: Command, io: CliIo): void {
     .description('write a voice with random weights and the compute of a published medium voice')
     .requiredOption('--out <dir>', 'output directory')
     .option('--name <name>', 'voice name', 'bench-voice')
-    .action(async (flags: { out: string; name: string }) => {
-      const written = await writeBenchVoice(flags.out, { name: flags.name });
+    .option('--speakers <count>', 'speakers; above 1 the network takes sid (109 as VCTK)', '1')
+    .action(async (flags: { out: string; name: string; speakers: string }) => {
+      const speakers = Number(flags.speakers);
+      const written = await writeBenchVoice(flags.out, { name: flags.name, speakers });
       io.writeStdout(`${written.modelPath}\n${written.configPath}\n`);
     });
 }

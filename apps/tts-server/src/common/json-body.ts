@@ -6,8 +6,10 @@
  * character (an astral code point escaped as a surrogate pair, `\ud83d\ude00`, as
  * Python's json.dumps writes it by default), and every other field of the largest body
  * (OpenAI's `instructions`, 4,096 characters, plus names and numbers) fits in 64 KiB:
- * 70 KiB at the default 500 characters instead of 1 MiB. MAX_BODY_BYTES stays the
- * ceiling.
+ * 70 KiB at the default 500 characters instead of 1 MiB. An SSML document may hold
+ * MAX_SSML_LENGTH characters of markup besides its spoken text: tags are ASCII, at most
+ * 2 bytes a character in JSON (an escaped quote), so they add 2 bytes a character of
+ * MAX_SSML_LENGTH (20 KB at its default). MAX_BODY_BYTES stays the ceiling.
  *
  * Shape: body-parser has no depth or key-count option, and a JSON.parse reviver runs
  * only once the whole document is parsed and cannot tell how deep it is, so the parsed
@@ -29,6 +31,8 @@ import { BodyRejectedError, BodyTooComplexError } from './server-errors';
 
 /** Worst-case bytes of JSON for one character of text (an escaped surrogate pair). */
 export const JSON_BYTES_PER_CHARACTER = 12;
+/** Worst-case bytes of JSON for one character of SSML markup (an escaped quote). */
+export const JSON_BYTES_PER_MARKUP_CHARACTER = 2;
 /** Room for every field of a body but its text. */
 export const JSON_OTHER_FIELDS_BYTES = 64 * 1024;
 /** Nesting a JSON body may have (every route takes a flat object: 1). */
@@ -40,7 +44,9 @@ export const JSON_MAX_KEYS = 100;
 export function jsonBodyLimitBytes(settings: Settings): number {
   return Math.min(
     settings.MAX_BODY_BYTES,
-    settings.MAX_TEXT_LENGTH * JSON_BYTES_PER_CHARACTER + JSON_OTHER_FIELDS_BYTES,
+    settings.MAX_TEXT_LENGTH * JSON_BYTES_PER_CHARACTER +
+      settings.MAX_SSML_LENGTH * JSON_BYTES_PER_MARKUP_CHARACTER +
+      JSON_OTHER_FIELDS_BYTES,
   );
 }
 

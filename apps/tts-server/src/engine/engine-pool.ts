@@ -16,6 +16,7 @@ import type {
   DrainHold,
   EngineAudio,
   EngineSentence,
+  EngineSlot,
   EngineStats,
   EngineSynthesisRequest,
   PhonemizedSentence,
@@ -24,9 +25,12 @@ import type {
 } from './piper-engine';
 import {
   Admission,
+  DrainHolds,
   SentenceScheduler,
   SynthesisRun,
   assemblePool,
+  checkPoolOptions,
+  heldSlot,
   idleWorkers,
   placement,
   poolStats,
@@ -44,7 +48,6 @@ import {
   type RunSettled,
 } from './pool';
 
-export type { VoiceIdentity, VoicePaths } from './piper-engine';
 export {
   PREEMPTIBLE_WAITING_SENTENCES,
   SECOND_COPY_WAITING_SENTENCES,
@@ -71,16 +74,10 @@ export class EnginePool {
   private stopped: Promise<void> | undefined;
   private nextRequestId = 1;
   /** Work accepted before the drain (holdDrain) and not yet released. */
-  private readonly drainHolds = new Set<DrainHold>();
-  private onDrainHoldsReleased: (() => void) | undefined;
+  private readonly drainHolds = new DrainHolds();
 
   constructor(private readonly options: EnginePoolOptions) {
-    if (!Number.isInteger(options.workers) || options.workers < 1) {
-      throw new RangeError(`workers must be a positive integer, got ${options.workers}`);
-    }
-    if (!(options.timeoutMs > 0)) {
-      throw new RangeError(`timeoutMs must be positive, got ${options.timeoutMs}`);
-    }
+    checkPoolOptions(options);
     this.logger = options.logger ?? console;
     this.admission = new Admission(options.maxConcurrent, options.maxQueue, options.workers);
     this.parts = assemblePool(options, this.logger, {
@@ -200,6 +197,20 @@ export class EnginePool {
     return this.stream(request, signal);
   }
 
+  /**
+   * One admission slot for several syntheses one after another (PiperEngine.acquireSlot):
+   * EngineBusyError or EngineStoppedError now, or never for the syntheses made in it.
+   * Shutdown waits for it as for a request (up to its drain time).
+   */
+  async acquireSlot(signal?: AbortSignal, drainHold?: DrainHold): Promise<EngineSlot> {
+    this.assertAccepting(drainHold);
+    const release = await this.admission.acquire(signal, drainHold !== undefined);
+    // Each synthesis runs in the slot held: its run releases nothing.
+    return heldSlot(release, (request, partSignal) =>
+      this.stream(request, partSignal, undefined, () => undefined),
+    );
+  }
+
   /** The whole text as one buffer; throws the signal's reason if it aborts (never partial audio). */
   async synthesizeAll(request: EngineSynthesisRequest, signal?: AbortSignal): Promise<EngineAudio> {
     const started: { run?: PoolRun } = {};
@@ -240,26 +251,16 @@ export class EnginePool {
     }
   }
 
-  /**
-   * A hold on the drain (DrainHold): while it is not released, a shutdown admits the
-   * synthesis requests that carry it and waits for it before waiting for the requests
-   * in flight, within the same `timeoutMs`. Throws EngineStoppedError once shutdown has begun.
-   */
+  /** A hold on the drain (pool/drain-holds.ts); EngineStoppedError once shutdown has begun. */
   holdDrain(): DrainHold {
     if (this.state === 'draining' || this.state === 'stopped') throw new EngineStoppedError();
-    const hold: DrainHold = {
-      release: () => {
-        if (!this.drainHolds.delete(hold)) return;
-        if (this.drainHolds.size === 0) this.onDrainHoldsReleased?.();
-      },
-    };
-    this.drainHolds.add(hold);
-    return hold;
+    return this.drainHolds.take();
   }
 
   /**
    * Stops accepting work (new calls and queued requests get EngineStoppedError, except
-   * those of a DrainHold), lets running requests and held work finish for up to `timeoutMs`, fails those still running with
+   * those of a DrainHold), lets held work and running requests finish for up to
+   * `timeoutMs`, fails those still running with
    * EngineStoppedError, then ends every worker: disconnect (a worker exits when its
    * channel closes), SIGKILL after a short grace. Resolves when every worker process
    * has exited. Idempotent.
@@ -278,19 +279,10 @@ export class EnginePool {
     this.state = 'draining';
     this.parts.supervisor.drain();
     this.admission.close(stoppedError);
-    let drainTimer: NodeJS.Timeout | undefined;
-    const drainTimeout = new Promise<void>(
-      (resolve) => (drainTimer = setTimeout(resolve, timeoutMs)),
-    );
-    const drained = (async () => {
-      // Held work may still start requests; once released, none is admitted any more.
-      if (this.drainHolds.size > 0) {
-        await new Promise<void>((resolve) => (this.onDrainHoldsReleased = resolve));
-      }
-      await this.admission.whenIdle();
-    })();
-    await Promise.race([drained, drainTimeout]);
-    clearTimeout(drainTimer);
+    const drainStarted = performance.now();
+    // Held work may still start requests; once released, none is admitted any more.
+    await this.drainHolds.released(timeoutMs);
+    await this.admission.whenIdle(Math.max(0, timeoutMs - (performance.now() - drainStarted)));
     this.drainHolds.clear();
     // Held requests that queued for a slot after the first close.
     this.admission.close(stoppedError);
@@ -312,19 +304,21 @@ export class EnginePool {
       throw new Error('EnginePool.start() must be called before the pool takes requests');
     }
     if (this.state === 'running') return;
-    if (this.state === 'draining' && hold && this.drainHolds.has(hold)) return;
+    if (this.state === 'draining' && this.drainHolds.has(hold)) return;
     throw new EngineStoppedError();
   }
 
+  /** `heldSlot`: the release of a slot acquired before (acquireSlot), which the run keeps. */
   private async *stream(
     request: EngineSynthesisRequest,
     signal: AbortSignal | undefined,
     onStart?: (run: PoolRun) => void,
+    heldSlot?: () => void,
   ): AsyncGenerator<EngineSentence, void, undefined> {
     this.assertAccepting(request.drainHold);
     let release: () => void;
     try {
-      release = await this.admission.acquire(signal, request.drainHold !== undefined);
+      release = heldSlot ?? (await this.admission.acquire(signal, request.drainHold !== undefined));
     } catch (error) {
       if (signal?.aborted) return;
       throw error;

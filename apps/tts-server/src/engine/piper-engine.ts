@@ -139,12 +139,39 @@ export interface EngineStats {
   maxQueue: number;
 }
 
+/**
+ * One admission slot held across several syntheses, so that a request made of several
+ * engine requests (an SSML document's parts) is admitted or refused once, at its start,
+ * and never refused midway by a busy server. Release it when the last one is done.
+ */
+export interface EngineSlot {
+  /** As PiperEngine.synthesize, within this slot (one at a time). */
+  synthesize(request: EngineSynthesisRequest, signal?: AbortSignal): AsyncIterable<EngineSentence>;
+  /** Gives the slot back; calling it again does nothing. */
+  release(): void;
+}
+
 export abstract class PiperEngine {
   /** Sentence by sentence; stops (and frees the worker) when `signal` aborts. */
   abstract synthesize(
     request: EngineSynthesisRequest,
     signal?: AbortSignal,
   ): AsyncIterable<EngineSentence>;
+
+  /**
+   * A slot now, or after waiting in the queue; EngineBusyError when the queue is full
+   * (EngineStoppedError after shutdown). An engine without admission control may keep
+   * this default, whose syntheses are admitted each on its own. `drainHold`: the slot
+   * is for work accepted before shutdown began (holdDrain), admitted while draining.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  acquireSlot(signal?: AbortSignal, drainHold?: DrainHold): Promise<EngineSlot> {
+    signal?.throwIfAborted();
+    return Promise.resolve({
+      synthesize: (request, partSignal) => this.synthesize(request, partSignal),
+      release: () => undefined,
+    });
+  }
 
   /** The whole text as one PCM buffer. */
   abstract synthesizeAll(
@@ -169,9 +196,12 @@ export abstract class PiperEngine {
   /**
    * A hold on a drain not yet begun (DrainHold): requests carrying it as `drainHold` are
    * admitted while the engine drains, and the drain waits for its release. Throws
-   * EngineStoppedError once shutdown has begun.
+   * EngineStoppedError once shutdown has begun. An engine that never drains may keep
+   * this default, which holds nothing.
    */
-  abstract holdDrain(): DrainHold;
+  holdDrain(): DrainHold {
+    return { release: () => undefined };
+  }
 
   /**
    * Voices to have loaded ahead of requests (PRELOAD_VOICES): each once, spread over the

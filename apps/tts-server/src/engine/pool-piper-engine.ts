@@ -10,15 +10,18 @@ import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { Settings } from '../config/settings';
 import { MetricsService } from '../metrics/metrics.service';
-import { EnginePool, type VoiceIdentity, type VoicePaths } from './engine-pool';
+import { EnginePool } from './engine-pool';
 import {
   PiperEngine,
   type DrainHold,
   type EngineAudio,
   type EngineSentence,
+  type EngineSlot,
   type EngineStats,
   type EngineSynthesisRequest,
   type PhonemizedSentence,
+  type VoiceIdentity,
+  type VoicePaths,
 } from './piper-engine';
 
 @Injectable()
@@ -113,7 +116,7 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
     this.pool.retireVoice(voice);
   }
 
-  holdDrain(): DrainHold {
+  override holdDrain(): DrainHold {
     return this.pool.holdDrain();
   }
 
@@ -132,14 +135,28 @@ export class PoolPiperEngine extends PiperEngine implements BeforeApplicationShu
     return this.shutdown();
   }
 
-  async *synthesize(
+  synthesize(request: EngineSynthesisRequest, signal?: AbortSignal): AsyncIterable<EngineSentence> {
+    return this.observed(request, () => this.pool.synthesize(request, signal));
+  }
+
+  override async acquireSlot(signal?: AbortSignal, drainHold?: DrainHold): Promise<EngineSlot> {
+    const slot = await this.pool.acquireSlot(signal, drainHold);
+    return {
+      synthesize: (request, partSignal) =>
+        this.observed(request, () => slot.synthesize(request, partSignal)),
+      release: () => slot.release(),
+    };
+  }
+
+  /** The sentences, with the synthesis's metrics once they are all delivered. */
+  private async *observed(
     request: EngineSynthesisRequest,
-    signal?: AbortSignal,
+    sentences: () => AsyncIterable<EngineSentence>,
   ): AsyncIterable<EngineSentence> {
     const started = performance.now();
     let samples = 0;
     let sampleRate = 0;
-    for await (const sentence of this.pool.synthesize(request, signal)) {
+    for await (const sentence of sentences()) {
       samples += sentence.pcm.length;
       sampleRate = sentence.sampleRate;
       yield sentence;

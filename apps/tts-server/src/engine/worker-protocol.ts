@@ -4,7 +4,7 @@
  * Int16Array PCM travels as binary: about 4 ms for 3.3 s of audio against about 50 ms
  * as JSON (docs/PIPER.md §8).
  *
- * The pool schedules sentences, not requests (see sentence-scheduler.ts): a request is
+ * The pool schedules sentences, not requests (see pool/sentence-scheduler.ts): a request is
  * first planned by one worker (`plan`: options checked, text phonemized and cut into
  * the sentences Piper speaks), then each sentence is a job of its own (`sentence`) on
  * whichever worker is idle (the first one in the plan's own job). Every job message

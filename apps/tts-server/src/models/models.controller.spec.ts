@@ -19,7 +19,6 @@ import { SettingsModule } from '../config/settings.module';
 import { EngineBusyError } from '../engine/engine.errors';
 import { EngineModule } from '../engine/engine.module';
 import {
-  DrainHold,
   EngineAudio,
   EngineSentence,
   EngineStats,
@@ -73,10 +72,6 @@ class InProcessEngine extends PiperEngine {
 
   preloadVoices(): Promise<void> {
     return Promise.resolve();
-  }
-
-  holdDrain(): DrainHold {
-    return { release: () => undefined };
   }
 
   retireVoice({ modelPath }: VoiceIdentity): void {

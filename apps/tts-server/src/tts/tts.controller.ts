@@ -1,8 +1,8 @@
-import { AUDIO_FORMATS, mediaTypesOf } from '@app/audio-formats';
 import { Body, Controller, Get, HttpCode, Post, Query, UseInterceptors } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
+  ApiExtraModels,
   ApiGatewayTimeoutResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -21,8 +21,15 @@ import { ErrorEnvelopeDto } from '../common/error-envelope.dto';
 import { CachedAudioResponse } from './cached-audio-response';
 import { ConditionalAudioInterceptor } from './conditional-audio.interceptor';
 import { PhonemizeResponseDto } from './dto/phonemize-response.dto';
+import { TIMESTAMPS_MODELS } from './dto/timestamps-response.dto';
 import { SynthesizeQueryDto } from './dto/synthesize-query.dto';
 import { PhonemizeDto, SynthesizeDto } from './dto/synthesize.dto';
+import {
+  GET_TTS_MEDIA_TYPES,
+  POST_TTS_MEDIA_TYPES,
+  getTtsContent,
+  postTtsContent,
+} from './tts-api-responses';
 import { TtsService } from './tts.service';
 import { XCacheInterceptor } from './x-cache.interceptor';
 
@@ -54,6 +61,7 @@ import { XCacheInterceptor } from './x-cache.interceptor';
   description: 'Synthesis took longer than SYNTH_TIMEOUT_MS',
   type: ErrorEnvelopeDto,
 })
+@ApiExtraModels(...TIMESTAMPS_MODELS)
 @Controller()
 export class TtsController {
   constructor(private readonly tts: TtsService) {}
@@ -64,10 +72,11 @@ export class TtsController {
   @ApiOperation({
     summary: 'Synthesize text to WAV, raw PCM, MP3, Opus, FLAC or AAC, whole or streamed',
   })
-  @ApiProduces(...mediaTypesOf(AUDIO_FORMATS))
+  @ApiProduces(...POST_TTS_MEDIA_TYPES)
   @ApiOkResponse({
-    description: 'The audio in the requested format (WAV by default); header X-Cache: HIT|MISS',
-    schema: { type: 'string', format: 'binary' },
+    description:
+      'The audio in the requested format (WAV by default); with `timestamps` JSON (the audio in base64, words and phonemes timed), or with `stream` too Server-Sent Events; with format vtt or srt captions. Header X-Cache: HIT|MISS',
+    content: postTtsContent(),
   })
   synthesize(
     @Body() dto: SynthesizeDto,
@@ -84,11 +93,11 @@ export class TtsController {
     description:
       'The parameters of POST /tts (except stream) as a query, with the same validation and limits; always the whole file, inline. Strong ETag (If-None-Match → 304) and byte ranges (Range → 206, Accept-Ranges: bytes).',
   })
-  @ApiProduces(...mediaTypesOf(AUDIO_FORMATS))
+  @ApiProduces(...GET_TTS_MEDIA_TYPES)
   @ApiOkResponse({
     description:
-      'The whole audio; headers ETag, Accept-Ranges, X-Cache: HIT|MISS, X-Cache-Tier: memory|disk on a hit',
-    schema: { type: 'string', format: 'binary' },
+      'The whole audio, or captions with format=vtt|srt (for a <track> element); headers ETag, Accept-Ranges, X-Cache: HIT|MISS, X-Cache-Tier: memory|disk on a hit',
+    content: getTtsContent(),
   })
   @ApiResponse({
     status: 206,

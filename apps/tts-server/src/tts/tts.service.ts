@@ -28,10 +28,19 @@ import {
   type RenderJob,
   type RenderPlan,
 } from './render-job';
-import { streamTimestamps } from './timestamps-stream';
-import { captions, sentenceBodies, TextOffsets } from './timestamps';
+import { streamTimedAudio, streamTimestamps } from './timestamps-stream';
+import { captions, sentenceBodies, TextOffsets, type TimestampsBody } from './timestamps';
 import { resolveSpeakerId } from './speaker-id';
-import { planSsmlParts, ssmlSentences, type SsmlTarget } from './ssml-audio';
+import {
+  planSsmlParts,
+  spokenText,
+  ssmlChunks,
+  ssmlSentences,
+  timedSsmlChunks,
+  type SsmlPlan,
+  type SsmlTarget,
+  type TimedSsmlChunk,
+} from './ssml-audio';
 
 export type { RenderJob } from './render-job';
 
@@ -110,9 +119,22 @@ export class TtsService {
       return CachedAudioResponse.streamed(body, contentType, plan.disposition, warnings);
     }
     // No client signal here: other identical requests may be waiting on this synthesis.
+    return this.cachedWhole(plan, caller, warnings, () => this.whole(job, source));
+  }
+
+  /**
+   * A whole answer from the cache, else produced once for every identical request in
+   * flight; only producing it spends the caller's synthesis budget.
+   */
+  private async cachedWhole(
+    plan: RenderPlan,
+    caller: SynthesisCaller,
+    warnings: readonly string[],
+    produce: () => Promise<CachedAudio>,
+  ): Promise<CachedAudioResponse> {
     const lookup = await this.cache.getOrProduce(plan.cacheKey, async () => {
       await this.budget.spend(caller.client);
-      return this.whole(job, source);
+      return produce();
     });
     return CachedAudioResponse.whole(
       lookup.audio,
@@ -125,11 +147,7 @@ export class TtsService {
 
   /** The audio with its timestamps (JSON, or SSE when streamed), or captions of it. */
   private async renderTimed(job: RenderJob, caller: SynthesisCaller): Promise<CachedAudioResponse> {
-    if (job.ssml) {
-      throw new TimestampsRequestError(
-        'timestamps and captions are not available for SSML yet: send the text without markup',
-      );
-    }
+    if (job.ssml) return this.renderTimedSsml(job, caller);
     const text = this.checkedText(job.text);
     const plan = planRender(job, text);
     if (job.output === 'timestamps' && job.stream) {
@@ -145,11 +163,7 @@ export class TtsService {
         'inline',
       );
     }
-    const lookup = await this.cache.getOrProduce(plan.cacheKey, async () => {
-      await this.budget.spend(caller.client);
-      return this.timed(job, plan, text);
-    });
-    return CachedAudioResponse.whole(lookup.audio, plan.disposition, lookup.cache, lookup.tier);
+    return this.cachedWhole(plan, caller, [], () => this.timed(job, plan, text));
   }
 
   private textSource(job: RenderJob): AudioSource {
@@ -168,20 +182,10 @@ export class TtsService {
    * anything runs), keyed by its markup, spoken segment by segment (ssml-audio.ts).
    */
   private ssmlSource(job: RenderJob): AudioSource {
-    const markup = job.text.normalize('NFC').trim();
-    const document = parseSsml(markup, {
-      maxMarkupLength: this.settings.MAX_SSML_LENGTH,
-      strict: job.ssml?.strict ?? true,
-    });
-    if (document.spokenLength > this.settings.MAX_TEXT_LENGTH) {
-      throw new TextTooLongError(document.spokenLength, this.settings.MAX_TEXT_LENGTH);
-    }
-    const warnings = [...document.warnings];
-    const parts = planSsmlParts(document, job, (choice) => this.ssmlTarget(choice, job, warnings));
-    const plan = planRender(job, markup);
+    const { plan, ssml, warnings } = this.ssmlPlan(job);
     const sentences = (signal?: AbortSignal, streaming = false) =>
       ssmlSentences(
-        parts,
+        ssml.parts,
         this.engine,
         plan.sampleRate,
         signal,
@@ -197,6 +201,73 @@ export class TtsService {
       },
       sentences: (signal) => sentences(signal, true),
     };
+  }
+
+  /** The document parsed, bounded and planned as parts, with the plan of the whole request. */
+  private ssmlPlan(job: RenderJob): { plan: RenderPlan; ssml: SsmlPlan; warnings: string[] } {
+    const markup = job.text.normalize('NFC').trim();
+    const document = parseSsml(markup, {
+      maxMarkupLength: this.settings.MAX_SSML_LENGTH,
+      strict: job.ssml?.strict ?? true,
+    });
+    if (document.spokenLength > this.settings.MAX_TEXT_LENGTH) {
+      throw new TextTooLongError(document.spokenLength, this.settings.MAX_TEXT_LENGTH);
+    }
+    const warnings = [...document.warnings];
+    const ssml = planSsmlParts(document, job, (choice) => this.ssmlTarget(choice, job, warnings));
+    return { plan: planRender(job, markup), ssml, warnings };
+  }
+
+  /**
+   * SSML's timestamps (JSON, or SSE when streamed) or captions: words and phonemes
+   * placed in the joined audio, the marks' times, offsets in the spoken text
+   * (ssml-audio.ts).
+   */
+  private async renderTimedSsml(
+    job: RenderJob,
+    caller: SynthesisCaller,
+  ): Promise<CachedAudioResponse> {
+    const { plan, ssml, warnings } = this.ssmlPlan(job);
+    const { sampleRate } = plan;
+    const timed = (signal?: AbortSignal, streaming = false) =>
+      timedSsmlChunks(
+        ssml,
+        ssmlChunks(
+          ssml.parts,
+          this.engine,
+          sampleRate,
+          signal,
+          streaming ? { firstSentenceClauseSplitPhonemes: FIRST_CLAUSE_SPLIT_PHONEMES } : {},
+        ),
+        sampleRate,
+      );
+    if (job.output === 'timestamps' && job.stream) {
+      await this.budget.spend(caller.client);
+      const text = spokenText(ssml.parts).text;
+      async function* events() {
+        // The first timestamps event names the spoken text the offsets are in.
+        let index = 0;
+        for await (const { pcm, ...body } of timed(caller.clientGone, true)) {
+          yield { index, pcm, sampleRate, body: index === 0 ? { text, ...body } : body };
+          index++;
+        }
+      }
+      return CachedAudioResponse.streamed(
+        streamTimedAudio(events(), sampleRate, (error) => this.logStreamFailure(error)),
+        'text/event-stream; charset=utf-8',
+        'inline',
+        warnings,
+      );
+    }
+    return this.cachedWhole(plan, caller, warnings, async () => {
+      const chunks: TimedSsmlChunk[] = [];
+      for await (const chunk of timed()) chunks.push(chunk);
+      const text = spokenText(ssml.parts).text;
+      return this.timedBody(job, plan, concatPcm(chunks.map((chunk) => chunk.pcm)), chunks, text, {
+        text,
+        marks: chunks.flatMap((chunk) => chunk.marks),
+      });
+    });
   }
 
   /**
@@ -253,8 +324,23 @@ export class TtsService {
     const sentences: EngineSentence[] = [];
     for await (const sentence of this.engine.synthesize(plan.request)) sentences.push(sentence);
     const pcm = concatPcm(sentences.map((sentence) => sentence.pcm));
-    const { sampleRate, outputSampleRate } = plan;
     const bodies = sentenceBodies(sentences, job.voice.config, new TextOffsets(job.text, text));
+    return this.timedBody(job, plan, pcm, bodies, job.text);
+  }
+
+  /**
+   * JSON with the audio and the sentences' timings (and `extra` fields), or captions of
+   * the sentences' words, whose offsets slice `captionText`.
+   */
+  private async timedBody(
+    job: RenderJob,
+    plan: RenderPlan,
+    pcm: Int16Array,
+    sentences: readonly TimestampsBody[],
+    captionText: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<CachedAudio> {
+    const { sampleRate, outputSampleRate } = plan;
     const durationSeconds = pcm.length / sampleRate;
     const output = job.output === 'vtt' || job.output === 'srt' ? job.output : 'timestamps';
     let body: Buffer;
@@ -266,15 +352,16 @@ export class TtsService {
           format: job.format,
           sample_rate: outputSampleRate ?? sampleRate,
           duration: durationSeconds,
-          words: bodies.flatMap((sentence) => sentence.words),
-          phonemes: bodies.flatMap((sentence) => sentence.phonemes),
+          ...extra,
+          words: sentences.flatMap((sentence) => sentence.words),
+          phonemes: sentences.flatMap((sentence) => sentence.phonemes),
         }),
       );
     } else {
       body = Buffer.from(
         captions(
-          bodies.map((sentence) => sentence.words),
-          job.text,
+          sentences.map((sentence) => sentence.words),
+          captionText,
           output,
         ),
       );

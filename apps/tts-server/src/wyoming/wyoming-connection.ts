@@ -25,7 +25,7 @@ import {
 } from './wyoming-frames';
 import { EngineStoppedError } from '../engine/engine.errors';
 import type { DrainHold } from '../engine/piper-engine';
-import { SentenceStream } from './sentence-stream';
+import { StreamedInput, type InputPiece } from './streamed-input';
 import {
   WyomingEventError,
   type SpeechTarget,
@@ -163,9 +163,11 @@ export class WyomingConnection {
     let target: SpeechTarget | undefined;
     if (this.options.isDraining()) this.sendError(new EngineStoppedError());
     else target = this.target(data.voice);
+    const { maxTextLength, maxSsmlLength } = this.options.speech;
     const session = new StreamSession(
       target,
-      new SentenceStream(this.options.speech.maxTextLength),
+      // Declared SSML is kept whole until synthesize-stop; else the text's start decides.
+      new StreamedInput(maxTextLength, maxSsmlLength, data.text_format === 'ssml' || undefined),
       target && this.options.speech.holdDrain(),
     );
     this.stream = session;
@@ -186,14 +188,23 @@ export class WyomingConnection {
     if (!session) throw new WyomingEventError('synthesize-chunk without synthesize-start');
     const text = textOf(data, 'synthesize-chunk');
     if (!session.target || session.failed) return;
-    for (const piece of session.sentences.add(text)) this.speakPiece(session, piece);
+    let pieces: InputPiece[];
+    try {
+      pieces = session.input.add(text);
+    } catch (error) {
+      // Too much SSML: the stream fails now, in order after what it has sent.
+      session.failed = true;
+      this.enqueue(() => void this.sendError(error));
+      return;
+    }
+    for (const piece of pieces) this.speakPiece(session, piece);
   }
 
   private stopStream(): void {
     const session = this.stream;
     if (!session) throw new WyomingEventError('synthesize-stop without synthesize-start');
     if (session.target && !session.failed) {
-      for (const piece of session.sentences.finish()) this.speakPiece(session, piece);
+      for (const piece of session.input.finish()) this.speakPiece(session, piece);
     }
     this.enqueue(async () => {
       if (session.target && !session.failed) {
@@ -207,13 +218,16 @@ export class WyomingConnection {
     });
   }
 
-  /** One sentence of a stream: synthesis starts now (up to the lookahead), sending in order. */
-  private speakPiece(session: StreamSession, text: string): void {
+  /**
+   * One sentence of a stream (or its whole SSML document): synthesis starts now (up to
+   * the lookahead), sending in order.
+   */
+  private speakPiece(session: StreamSession, { text, ssml }: InputPiece): void {
     const target = session.target!;
     session.characters += text.length;
     const { signal, dispose } = this.requestSignal();
     const audio = session.lookahead.run(() =>
-      this.options.speech.speak(text, target, signal, false, session.drainHold),
+      this.options.speech.speak(text, target, signal, ssml, session.drainHold),
     );
     // A failure is reported by the output chain, in order; this only keeps it handled.
     audio.catch(() => undefined);
@@ -440,7 +454,7 @@ class StreamSession {
 
   constructor(
     readonly target: SpeechTarget | undefined,
-    readonly sentences: SentenceStream,
+    readonly input: StreamedInput,
     /** Its sentences are spoken through a shutdown begun after it (PiperEngine.holdDrain). */
     readonly drainHold: DrainHold | undefined,
   ) {}

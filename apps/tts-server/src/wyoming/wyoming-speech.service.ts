@@ -142,6 +142,11 @@ export class WyomingSpeechService {
   get maxTextLength(): number {
     return this.settings.MAX_TEXT_LENGTH;
   }
+
+  /** SSML markup, bounded as HTTP bounds it (MAX_SSML_LENGTH). */
+  get maxSsmlLength(): number {
+    return this.settings.MAX_SSML_LENGTH;
+  }
 }
 
 function describeVoice(entry: VoiceEntry): string {

@@ -14,7 +14,7 @@ export {
 } from './test-voice';
 export type { TestVoiceOptions, VoiceScales } from './test-voice';
 export {
-  BENCH_VOICE_FRAMES_PER_ID,
+  BENCH_VOICE_VCTK_SPEAKERS,
   BENCH_VOICE_MEDIUM_ARCHITECTURE,
   buildBenchVoiceModel,
   writeBenchVoice,

@@ -4,6 +4,7 @@
  * EngineBusyError and a Retry-After estimated from how long requests have been taking.
  */
 import { EngineBusyError } from '../engine.errors';
+import type { EngineSentence, EngineSlot, EngineSynthesisRequest } from '../piper-engine';
 import { ConcurrencyLimiter, type ReleaseSlot } from './concurrency-limiter';
 
 /** Longest Retry-After given with EngineBusyError. */
@@ -60,9 +61,12 @@ export class Admission {
     this.limiter.close(error);
   }
 
-  /** Resolves once no request holds a slot. */
-  whenIdle(): Promise<void> {
-    return this.limiter.whenIdle();
+  /** Resolves once no request holds a slot, or after `timeoutMs`, whichever comes first. */
+  async whenIdle(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([this.limiter.whenIdle(), timeout]);
+    clearTimeout(timer);
   }
 
   private retryAfterSeconds(): number {
@@ -73,4 +77,28 @@ export class Admission {
       (this.averageRequestMs * (active + queued)) / Math.min(maxConcurrent, this.workers);
     return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Math.ceil(aheadMs / 1000)));
   }
+}
+
+/**
+ * An admission slot held across several syntheses (PiperEngine.acquireSlot): each runs
+ * through `synthesize` within it until `release`, after which none may start.
+ */
+export function heldSlot(
+  release: ReleaseSlot,
+  synthesize: (
+    request: EngineSynthesisRequest,
+    signal?: AbortSignal,
+  ) => AsyncIterable<EngineSentence>,
+): EngineSlot {
+  let released = false;
+  return {
+    synthesize: (request, signal) => {
+      if (released) throw new Error('the slot was released');
+      return synthesize(request, signal);
+    },
+    release: () => {
+      released = true;
+      release();
+    },
+  };
 }

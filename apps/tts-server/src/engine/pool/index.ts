@@ -3,9 +3,10 @@
  * its state and reports upward by events or return values; docs/ARCHITECTURE.md shows
  * how a request passes through them.
  */
-export { Admission, MAX_RETRY_AFTER_SECONDS } from './admission';
+export { Admission, MAX_RETRY_AFTER_SECONDS, heldSlot } from './admission';
 export { assemblePool, type AssembledPool, type PoolLoop } from './assemble-pool';
 export { ConcurrencyLimiter, type ReleaseSlot } from './concurrency-limiter';
+export { DrainHolds } from './drain-holds';
 export {
   PREEMPTIBLE_WAITING_SENTENCES,
   SECOND_COPY_WAITING_SENTENCES,
@@ -34,13 +35,14 @@ export {
   type WorkerJob,
 } from './job-runner';
 export { JobStarter, type PhonemizeCall } from './job-starter';
-export type {
-  Dispatch,
-  EnginePoolLogger,
-  EnginePoolOptions,
-  JobOutcome,
-  SettledJob,
-  VoiceUnloaded,
+export {
+  checkPoolOptions,
+  type Dispatch,
+  type EnginePoolLogger,
+  type EnginePoolOptions,
+  type JobOutcome,
+  type SettledJob,
+  type VoiceUnloaded,
 } from './pool-api';
 export { poolStats, snapshot, workerState, type PoolRun, type PoolSnapshot } from './pool-view';
 export { Preemption } from './preemption';

@@ -1,7 +1,7 @@
 /**
  * The worker pool's options, the logger it writes to and the events its options
- * subscribe to (metrics, tests, tracing). Types only, so that every part of the pool
- * can name them without importing another part.
+ * subscribe to (metrics, tests, tracing): types (and the options' check), so that
+ * every part of the pool can name them without importing another part.
  */
 import type { VoiceIdentity, VoicePaths } from '../piper-engine';
 
@@ -99,4 +99,14 @@ export interface EnginePoolOptions {
   onJobSettled?: (job: SettledJob) => void;
   /** Called each time a job is handed to a worker (tests, tracing). */
   onDispatch?: (dispatch: Dispatch) => void;
+}
+
+/** Refuses options no pool can run with (a programming error, not user input). */
+export function checkPoolOptions(options: EnginePoolOptions): void {
+  if (!Number.isInteger(options.workers) || options.workers < 1) {
+    throw new RangeError(`workers must be a positive integer, got ${options.workers}`);
+  }
+  if (!(options.timeoutMs > 0)) {
+    throw new RangeError(`timeoutMs must be positive, got ${options.timeoutMs}`);
+  }
 }

@@ -1,7 +1,7 @@
 /**
- * Which voices the worker pool keeps loaded, and where (issue 5, "Memory budget"). Plain
- * bookkeeping, no processes: EnginePool asks it before every load and carries out the
- * unloads it decides on, through `unload`.
+ * Which voices the worker pool keeps loaded, and where. Plain bookkeeping, no processes:
+ * the VoiceLoader and the JobRunner ask it before every load and keep its counts through
+ * its methods; the unloads it decides on are carried out through `unload`.
  *
  * A voice is its model path and revision (the registry's version of its files): a new
  * revision is another voice, and the revisions it replaces are retired, so a request

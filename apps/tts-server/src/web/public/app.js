@@ -13,6 +13,17 @@
  * MediaSource is missing or rejects MP3 (Safari on iPhone has none), the page fetches
  * the whole WAV and plays it once it has arrived.
  *
+ * Each word is marked as it is spoken (read-along): the page asks for the text's word
+ * timestamps (POST /tts with "timestamps": true, JSON) and, on every animation frame
+ * while the audio plays and on every seek, marks the word whose [start, end) holds the
+ * element's currentTime. When streaming, that request goes out once the stream's
+ * answer has begun (so it never takes the stream's place in a queue or a rate limit)
+ * and only its timings are used; the MP3's encoder delay (at most ~50 ms) is left
+ * alone, below what an eye can tell on a word. Without MediaSource the timestamps JSON
+ * is the answer itself: its base64 WAV is what plays, so one synthesis gives both. For
+ * SSML the read-along is the spoken text the answer carries (its offsets count in it),
+ * not the markup. A voice without alignments simply plays without marks.
+ *
  * Download asks the server again for the whole file in the chosen format (a repeat of a
  * spoken text is usually answered from the server's cache).
  */
@@ -46,6 +57,7 @@
     status: $('status'),
     stats: $('stats'),
     phonemes: $('phonemes'),
+    readAlong: $('read-along'),
     card: $('card'),
     cardText: $('card-text'),
   };
@@ -60,6 +72,10 @@
     running: undefined,
     /** Object URL currently set on the audio element. */
     audioUrl: undefined,
+    /** The read-along's words: {start, end, element}, in order; empty: no marks. */
+    words: [],
+    /** The word marked now (index in `words`), -1 for none. */
+    spokenWord: -1,
   };
 
   /** An error answer of the API: its JSON envelope plus the headers that matter. */
@@ -374,6 +390,14 @@
   /** Streams MP3 into the audio element; resolves when the last byte is appended. */
   async function playStreamed(body, signal, startedAt) {
     const response = await post('/tts', { ...body, stream: true, format: 'mp3' }, signal);
+    // Timings for the read-along, once the stream has its place; PCM is the smallest audio.
+    postTimestamps(body, 'pcm', signal)
+      .then((answer) => {
+        if (answer && !signal.aborted) {
+          showReadAlong(answer.timed.text ?? body.text, answer.timed.words);
+        }
+      })
+      .catch(() => undefined);
     const source = new MediaSourceApi();
     setAudioUrl(URL.createObjectURL(source));
     await once(source, 'sourceopen');
@@ -397,16 +421,98 @@
     return { response, firstAudioMs, totalMs, durationSeconds: source.duration };
   }
 
-  /** Fetches the whole WAV, then plays it (browsers without MSE for MP3). */
+  /** Refusals of a timestamps request that mean "no timings here", not a failure. */
+  const NO_TIMESTAMPS = new Set(['ALIGNMENTS_UNAVAILABLE', 'TIMESTAMPS_REQUEST_INVALID']);
+
+  /** POST /tts for the words' timings (and the audio, in `format`); undefined if refused so. */
+  async function postTimestamps(body, format, signal) {
+    try {
+      const response = await post('/tts', { ...body, timestamps: true, format }, signal);
+      return { response, timed: await response.json() };
+    } catch (error) {
+      if (error instanceof ApiError && NO_TIMESTAMPS.has(error.code)) return undefined;
+      throw error;
+    }
+  }
+
+  function base64Bytes(base64) {
+    const binary = atob(base64);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  }
+
+  /** Fetches the whole WAV with its timings, then plays it (browsers without MSE for MP3). */
   async function playWhole(body, signal, startedAt) {
-    const response = await post('/tts', { ...body, format: 'wav' }, signal);
-    const blob = await response.blob();
+    const answer = await postTimestamps(body, 'wav', signal);
+    let response;
+    let blob;
+    if (answer) {
+      response = answer.response;
+      blob = new Blob([base64Bytes(answer.timed.audio)], { type: 'audio/wav' });
+      showReadAlong(answer.timed.text ?? body.text, answer.timed.words);
+    } else {
+      response = await post('/tts', { ...body, format: 'wav' }, signal);
+      blob = await response.blob();
+    }
     const totalMs = performance.now() - startedAt;
     setAudioUrl(URL.createObjectURL(blob));
     // Media events are queued tasks: listening right after setting src misses none.
     await metadataLoaded(ui.player);
     startPlaying();
     return { response, firstAudioMs: totalMs, totalMs, durationSeconds: ui.player.duration };
+  }
+
+  // ---------------------------------------------------------------- read-along
+
+  function clearReadAlong() {
+    state.words = [];
+    state.spokenWord = -1;
+    ui.readAlong.replaceChildren();
+    ui.readAlong.hidden = true;
+  }
+
+  /**
+   * Writes `text` into the read-along, each timed word a span. Offsets are code points of
+   * the text as sent (char_start, char_end), what Array.from counts.
+   */
+  function showReadAlong(text, words) {
+    clearReadAlong();
+    if (!Array.isArray(words) || words.length === 0) return;
+    const points = Array.from(text);
+    let position = 0;
+    for (const word of words) {
+      if (word.char_start < position) continue;
+      ui.readAlong.append(points.slice(position, word.char_start).join(''));
+      const element = document.createElement('span');
+      element.className = 'word';
+      element.textContent = points.slice(word.char_start, word.char_end).join('');
+      element.dataset.start = String(word.start);
+      element.dataset.end = String(word.end);
+      ui.readAlong.append(element);
+      state.words.push({ start: word.start, end: word.end, element });
+      position = word.char_end;
+    }
+    ui.readAlong.append(points.slice(position).join(''));
+    ui.readAlong.hidden = false;
+    markSpokenWord();
+  }
+
+  /** Marks the word being spoken at the audio element's currentTime (none in a pause). */
+  function markSpokenWord() {
+    const time = ui.player.currentTime;
+    const index = state.words.findIndex((word) => word.start <= time && time < word.end);
+    if (index === state.spokenWord) return;
+    if (state.spokenWord >= 0)
+      state.words[state.spokenWord].element.removeAttribute('aria-current');
+    if (index >= 0) state.words[index].element.setAttribute('aria-current', 'true');
+    state.spokenWord = index;
+  }
+
+  /** Follows playback frame by frame; timeupdate alone comes only about 4 times a second. */
+  function followPlayback() {
+    markSpokenWord();
+    if (!ui.player.paused && !ui.player.ended) requestAnimationFrame(followPlayback);
   }
 
   // ---------------------------------------------------------------- actions
@@ -469,6 +575,7 @@
     setRunning(controller);
     showMessage('');
     ui.status.textContent = 'Synthesizing…';
+    clearReadAlong();
     const body = synthesisRequest();
     // Phonemes for the stats, asked in parallel; the audio does not wait for them.
     const phonemes = phonemize(body, controller.signal).catch(() => undefined);
@@ -542,6 +649,10 @@
     });
     ui.stop.addEventListener('click', stop);
     ui.download.addEventListener('click', () => void download());
+    ui.player.addEventListener('play', () => requestAnimationFrame(followPlayback));
+    for (const event of ['seeked', 'timeupdate', 'pause', 'ended']) {
+      ui.player.addEventListener(event, markSpokenWord);
+    }
     ui.card.addEventListener('toggle', () => {
       if (ui.card.open) void loadCard();
     });
