@@ -7,7 +7,13 @@
  *    alternating (target ≤ 1.05×);
  * 2. throughput, 20 concurrent Wyoming clients against 20 concurrent HTTP clients
  *    (streamed pcm), audio-seconds per second (target: within 10%): an untimed warm-up
- *    of each, then three timed runs of each alternating (W, H, H, W, W, H), means compared.
+ *    of each, then three timed runs of each alternating (W, H, H, W, W, H), means compared;
+ * 3. 10 Wyoming and 10 HTTP clients at once, each protocol's mean request time (the same
+ *    moments of a shared machine's load for both).
+ *
+ * Each run of part 2 also prints the CPU its synthesis workers used (/proc, Linux): on a
+ * shared machine the wall time of a run follows what the other jobs leave, the work
+ * done for it does not.
  *
  * The Wyoming client here is a plain socket with the server's own framing (a Python
  * client per request would time its own start-up). Requires `npm run build` first.
@@ -19,7 +25,13 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeBenchVoice } from '@app/piper';
 import { encodeEvent, WyomingFrameParser } from '../apps/tts-server/src/wyoming/wyoming-frames';
-import { freePort, startBuiltServer, type BuiltServer } from '../test/support/processes';
+import {
+  childPids,
+  cpuTicks,
+  freePort,
+  startBuiltServer,
+  type BuiltServer,
+} from '../test/support/processes';
 import { median, percentile } from './support';
 
 const TEXT =
@@ -30,6 +42,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
 const CLIENTS = 20;
 const REQUESTS_PER_CLIENT = Number(process.env.BENCH_REQUESTS_PER_CLIENT ?? 2);
 const SAMPLE_RATE = 22050;
+/** USER_HZ, the unit of /proc/<pid>/stat's CPU times (100 on Linux everywhere). */
+const CLOCK_TICKS_PER_SECOND = 100;
 type Protocol = 'Wyoming' | 'HTTP';
 /** Timed runs of part 2, alternating so that drift on a shared machine hits both alike. */
 const ORDER: Protocol[] = ['Wyoming', 'HTTP', 'HTTP', 'Wyoming', 'Wyoming', 'HTTP'];
@@ -99,11 +113,26 @@ async function httpSynthesize(server: BuiltServer, text: string): Promise<Timing
   };
 }
 
+/** Seconds of CPU the server's synthesis workers (its child processes) have used. */
+async function workerCpuSeconds(server: BuiltServer): Promise<number> {
+  const ticks = await Promise.all((await childPids(server.pid)).map((pid) => cpuTicks(pid)));
+  return ticks.reduce((sum, value) => sum + value, 0) / CLOCK_TICKS_PER_SECOND;
+}
+
+interface Throughput {
+  /** Audio seconds per wall second. */
+  rate: number;
+  /** Audio seconds per second of the workers' CPU: what a shared machine's load leaves alone. */
+  perCpuSecond: number;
+}
+
 /** CLIENTS clients, each sending REQUESTS_PER_CLIENT requests one after another. */
 async function throughput(
   label: string,
   request: (text: string) => Promise<Timing>,
-): Promise<number> {
+  workerCpu: () => Promise<number>,
+): Promise<Throughput> {
+  const cpuBefore = await workerCpu();
   const started = performance.now();
   const timings = await Promise.all(
     Array.from({ length: CLIENTS }, async (_, client) => {
@@ -119,11 +148,34 @@ async function throughput(
   const audio = all.reduce((sum, timing) => sum + timing.audioSeconds, 0);
   const totals = all.map((timing) => timing.totalMs);
   const rate = audio / seconds;
+  const cpu = (await workerCpu()) - cpuBefore;
   console.log(
     `  ${label.padEnd(8)} ${rate.toFixed(1)} audio-s/s (${all.length} requests, ` +
-      `p50 ${median(totals).toFixed(0)} ms, p99 ${percentile(totals, 99).toFixed(0)} ms)`,
+      `p50 ${median(totals).toFixed(0)} ms, p99 ${percentile(totals, 99).toFixed(0)} ms; ` +
+      `workers ${cpu.toFixed(1)} CPU-s in ${seconds.toFixed(1)} s, ${(audio / cpu).toFixed(2)} audio-s per CPU-s)`,
   );
-  return rate;
+  return { rate, perCpuSecond: audio / cpu };
+}
+
+/** CLIENTS clients at once, even ones Wyoming, odd ones HTTP; each protocol's mean request time. */
+async function mixedRun(
+  wyoming: (text: string) => Promise<Timing>,
+  http: (text: string) => Promise<Timing>,
+): Promise<Record<Protocol, number>> {
+  const totals: Record<Protocol, number[]> = { Wyoming: [], HTTP: [] };
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, client) => {
+      const protocol: Protocol = client % 2 === 0 ? 'Wyoming' : 'HTTP';
+      for (let round = 0; round < REQUESTS_PER_CLIENT; round++) {
+        const text = `${TEXT} Client ${client}, round ${round}.`;
+        const timing = await (protocol === 'Wyoming' ? wyoming(text) : http(text));
+        totals[protocol].push(timing.totalMs);
+      }
+    }),
+  );
+  const mean = (values: number[]): number =>
+    values.reduce((sum, value) => sum + value, 0) / values.length;
+  return { Wyoming: mean(totals.Wyoming), HTTP: mean(totals.HTTP) };
 }
 
 async function main(): Promise<void> {
@@ -177,22 +229,43 @@ async function main(): Promise<void> {
         `after an untimed ${CLIENTS}-client warm-up of each; timed ${ORDER.join(', ')} (the means count):`,
     );
     const httpServer = server;
+    const workerCpu = (): Promise<number> => workerCpuSeconds(httpServer);
     const runs = {
       Wyoming: (label = 'Wyoming') =>
-        throughput(label, (text) => wyomingSynthesize(wyomingPort, text)),
-      HTTP: (label = 'HTTP') => throughput(label, (text) => httpSynthesize(httpServer, text)),
+        throughput(label, (text) => wyomingSynthesize(wyomingPort, text), workerCpu),
+      HTTP: (label = 'HTTP') =>
+        throughput(label, (text) => httpSynthesize(httpServer, text), workerCpu),
     };
     // The first burst of 20 concurrent requests on fresh workers is the slowest whichever
     // protocol it is: both are warmed up before anything is timed.
     await runs.Wyoming('(warm-up Wyoming)');
     await runs.HTTP('(warm-up HTTP)');
-    const rates: Record<Protocol, number[]> = { Wyoming: [], HTTP: [] };
+    const rates: Record<Protocol, Throughput[]> = { Wyoming: [], HTTP: [] };
     for (const protocol of ORDER) rates[protocol].push(await runs[protocol]());
     const mean = (values: number[]): number =>
       values.reduce((sum, value) => sum + value, 0) / values.length;
+    const means = (protocol: Protocol, field: keyof Throughput): number =>
+      mean(rates[protocol].map((run) => run[field]));
     console.log(
-      `   means: Wyoming ${mean(rates.Wyoming).toFixed(1)}, HTTP ${mean(rates.HTTP).toFixed(1)} audio-s/s; ` +
-        `Wyoming / HTTP ${((mean(rates.Wyoming) / mean(rates.HTTP)) * 100).toFixed(1)}% (target within 10%)`,
+      `   means: Wyoming ${means('Wyoming', 'rate').toFixed(1)}, HTTP ${means('HTTP', 'rate').toFixed(1)} audio-s/s; ` +
+        `Wyoming / HTTP ${((means('Wyoming', 'rate') / means('HTTP', 'rate')) * 100).toFixed(1)}% (target within 10%)`,
+    );
+    console.log(
+      `   per worker CPU-second: Wyoming ${means('Wyoming', 'perCpuSecond').toFixed(2)}, ` +
+        `HTTP ${means('HTTP', 'perCpuSecond').toFixed(2)} audio-s; Wyoming / HTTP ` +
+        `${((means('Wyoming', 'perCpuSecond') / means('HTTP', 'perCpuSecond')) * 100).toFixed(1)}%`,
+    );
+
+    // Runs minutes apart see different loads on a shared machine; clients of both
+    // protocols at once share the same moments, so their times compare directly.
+    const mixed = await mixedRun(
+      (text) => wyomingSynthesize(wyomingPort, text),
+      (text) => httpSynthesize(httpServer, text),
+    );
+    console.log(
+      `3. mixed, ${CLIENTS / 2} Wyoming and ${CLIENTS / 2} HTTP clients at once × ${REQUESTS_PER_CLIENT} requests: ` +
+        `mean request time Wyoming ${mixed.Wyoming.toFixed(0)} ms, HTTP ${mixed.HTTP.toFixed(0)} ms ` +
+        `(Wyoming's throughput ${((mixed.HTTP / mixed.Wyoming) * 100).toFixed(1)}% of HTTP's)`,
     );
   } finally {
     if (server) {
