@@ -10,7 +10,6 @@
  * carries it out. Its parts are in pool/ (wired in pool/assemble-pool.ts), and
  * docs/ARCHITECTURE.md draws a request's way through them.
  */
-import { concatPcm } from '@app/piper';
 import { EngineStoppedError } from './engine.errors';
 import type {
   DrainHold,
@@ -25,7 +24,6 @@ import type {
 } from './piper-engine';
 import {
   Admission,
-  DrainHolds,
   SentenceScheduler,
   SynthesisRun,
   assemblePool,
@@ -35,6 +33,7 @@ import {
   placement,
   poolStats,
   snapshot,
+  wholeAudio,
   workerToLoad,
   type AssembledPool,
   type EnginePoolLogger,
@@ -73,8 +72,6 @@ export class EnginePool {
   private startedUp = false;
   private stopped: Promise<void> | undefined;
   private nextRequestId = 1;
-  /** Work accepted before the drain (holdDrain) and not yet released. */
-  private readonly drainHolds = new DrainHolds();
 
   constructor(private readonly options: EnginePoolOptions) {
     checkPoolOptions(options);
@@ -177,10 +174,7 @@ export class EnginePool {
 
   /** Process ids of the live workers (operations, tests). */
   workerPids(): number[] {
-    return this.parts.supervisor
-      .live()
-      .map((worker) => worker.pid)
-      .filter((pid) => pid > 0);
+    return this.parts.supervisor.livePids();
   }
 
   /**
@@ -198,14 +192,13 @@ export class EnginePool {
   }
 
   /**
-   * One admission slot for several syntheses one after another (PiperEngine.acquireSlot):
-   * EngineBusyError or EngineStoppedError now, or never for the syntheses made in it.
-   * Shutdown waits for it as for a request (up to its drain time).
+   * One admission slot for several syntheses in turn (PiperEngine.acquireSlot): refused
+   * now or never; shutdown waits for it as for a request (up to its drain time).
    */
   async acquireSlot(signal?: AbortSignal, drainHold?: DrainHold): Promise<EngineSlot> {
     this.assertAccepting(drainHold);
-    const release = await this.admission.acquire(signal, drainHold !== undefined);
-    // Each synthesis runs in the slot held: its run releases nothing.
+    const release = await this.admission.acquire(signal, drainHold);
+    // Each synthesis runs in the slot held (its run releases nothing).
     return heldSlot(release, (request, partSignal) =>
       this.stream(request, partSignal, undefined, () => undefined),
     );
@@ -219,13 +212,7 @@ export class EnginePool {
       sentences.push(sentence);
     }
     signal?.throwIfAborted();
-    const startedAt = started.run?.startedAt;
-    return {
-      pcm: concatPcm(sentences.map((sentence) => sentence.pcm)),
-      sampleRate: sentences[0]?.sampleRate ?? 0,
-      sentenceCount: sentences.length,
-      synthesisMs: startedAt === undefined ? 0 : performance.now() - startedAt,
-    };
+    return wholeAudio(sentences, started.run?.startedAt);
   }
 
   /** The sentences `synthesize` would speak, as phonemes and ids. */
@@ -254,15 +241,14 @@ export class EnginePool {
   /** A hold on the drain (pool/drain-holds.ts); EngineStoppedError once shutdown has begun. */
   holdDrain(): DrainHold {
     if (this.state === 'draining' || this.state === 'stopped') throw new EngineStoppedError();
-    return this.drainHolds.take();
+    return this.admission.holdDrain();
   }
 
   /**
    * Stops accepting work (new calls and queued requests get EngineStoppedError, except
    * those of a DrainHold), lets held work and running requests finish for up to
-   * `timeoutMs`, fails those still running with
-   * EngineStoppedError, then ends every worker: disconnect (a worker exits when its
-   * channel closes), SIGKILL after a short grace. Resolves when every worker process
+   * `timeoutMs`, fails those still running with EngineStoppedError, then ends every
+   * worker (disconnect, SIGKILL after a short grace). Resolves when every worker process
    * has exited. Idempotent.
    */
   shutdown(timeoutMs: number): Promise<void> {
@@ -278,15 +264,7 @@ export class EnginePool {
     }
     this.state = 'draining';
     this.parts.supervisor.drain();
-    this.admission.close(stoppedError);
-    const drainStarted = performance.now();
-    // Held work may still start requests; once released, none is admitted any more.
-    await this.drainHolds.released(timeoutMs);
-    await this.admission.whenIdle(Math.max(0, timeoutMs - (performance.now() - drainStarted)));
-    this.drainHolds.clear();
-    // Held requests that queued for a slot after the first close.
-    this.admission.close(stoppedError);
-
+    await this.admission.drain(timeoutMs, stoppedError);
     this.state = 'stopped';
     // A paused worker would not see its channel close.
     this.parts.preemption.end();
@@ -304,7 +282,7 @@ export class EnginePool {
       throw new Error('EnginePool.start() must be called before the pool takes requests');
     }
     if (this.state === 'running') return;
-    if (this.state === 'draining' && this.drainHolds.has(hold)) return;
+    if (this.state === 'draining' && this.admission.isHeld(hold)) return;
     throw new EngineStoppedError();
   }
 
@@ -318,7 +296,7 @@ export class EnginePool {
     this.assertAccepting(request.drainHold);
     let release: () => void;
     try {
-      release = heldSlot ?? (await this.admission.acquire(signal, request.drainHold !== undefined));
+      release = heldSlot ?? (await this.admission.acquire(signal, request.drainHold));
     } catch (error) {
       if (signal?.aborted) return;
       throw error;

@@ -2,10 +2,18 @@
  * Admission at request level: at most `maxConcurrent` requests hold a slot for their
  * whole synthesis, at most `maxQueue` wait for one, the next is refused at once with
  * EngineBusyError and a Retry-After estimated from how long requests have been taking.
+ * At shutdown it drains: nothing new is admitted but the requests of work accepted
+ * before (a DrainHold), which it waits for, then for the requests holding slots.
  */
 import { EngineBusyError } from '../engine.errors';
-import type { EngineSentence, EngineSlot, EngineSynthesisRequest } from '../piper-engine';
+import type {
+  DrainHold,
+  EngineSentence,
+  EngineSlot,
+  EngineSynthesisRequest,
+} from '../piper-engine';
 import { ConcurrencyLimiter, type ReleaseSlot } from './concurrency-limiter';
+import { DrainHolds } from './drain-holds';
 
 /** Longest Retry-After given with EngineBusyError. */
 export const MAX_RETRY_AFTER_SECONDS = 60;
@@ -16,6 +24,8 @@ export class Admission {
   private readonly limiter: ConcurrencyLimiter;
   /** Moving average of a request's time from its plan to its end, for Retry-After. */
   private averageRequestMs = 1_000;
+  /** Work accepted before the drain (holdDrain) and not yet released. */
+  private readonly holds = new DrainHolds();
 
   constructor(
     maxConcurrent: number,
@@ -45,9 +55,34 @@ export class Admission {
     };
   }
 
-  /** `evenIfClosed`: work accepted before the drain (EnginePool checks its DrainHold). */
-  acquire(signal?: AbortSignal, evenIfClosed = false): Promise<ReleaseSlot> {
-    return this.limiter.acquire(signal, evenIfClosed);
+  /** A slot, or a queue place; while draining only for the requests of an open `hold`. */
+  acquire(signal?: AbortSignal, hold?: DrainHold): Promise<ReleaseSlot> {
+    return this.limiter.acquire(signal, this.holds.has(hold));
+  }
+
+  /** A hold on the drain for work that will ask for more slots (PiperEngine.holdDrain). */
+  holdDrain(): DrainHold {
+    return this.holds.take();
+  }
+
+  /** `hold` is open: its requests are admitted while the pool drains. */
+  isHeld(hold: DrainHold | undefined): boolean {
+    return this.holds.has(hold);
+  }
+
+  /**
+   * Refuses new requests with `error` (but those of open holds), waits for the holds to
+   * be released and then for the slots to be given back, all within `timeoutMs`; after
+   * that no hold admits anything.
+   */
+  async drain(timeoutMs: number, error: Error): Promise<void> {
+    this.limiter.close(error);
+    const started = performance.now();
+    await this.holds.released(timeoutMs);
+    await this.whenIdle(Math.max(0, timeoutMs - (performance.now() - started)));
+    this.holds.clear();
+    // Held requests that queued for a slot after the first close.
+    this.limiter.close(error);
   }
 
   /** A request that holds a slot finished well after `durationMs`. */
@@ -56,13 +91,8 @@ export class Admission {
       (1 - AVERAGE_WEIGHT) * this.averageRequestMs + AVERAGE_WEIGHT * durationMs;
   }
 
-  /** Refuses every waiting and later request with `error`. */
-  close(error: Error): void {
-    this.limiter.close(error);
-  }
-
   /** Resolves once no request holds a slot, or after `timeoutMs`, whichever comes first. */
-  async whenIdle(timeoutMs: number): Promise<void> {
+  private async whenIdle(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     await Promise.race([this.limiter.whenIdle(), timeout]);

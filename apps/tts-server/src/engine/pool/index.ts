@@ -47,7 +47,13 @@ export {
 export { poolStats, snapshot, workerState, type PoolRun, type PoolSnapshot } from './pool-view';
 export { Preemption } from './preemption';
 export { SentenceScheduler, type SchedulableRequest } from './sentence-scheduler';
-export { SynthesisRun, type RunJobEnd, type RunSettled, type RunState } from './synthesis-run';
+export {
+  SynthesisRun,
+  wholeAudio,
+  type RunJobEnd,
+  type RunSettled,
+  type RunState,
+} from './synthesis-run';
 export {
   PooledVoice,
   VoiceBudget,

@@ -15,8 +15,14 @@
  * gives its slot back) once its jobs still running end, at most one per worker. A
  * failed or timed-out one settles at once: the consumer's next `next()` throws why.
  */
+import { concatPcm } from '@app/piper';
 import type { ReleaseSlot } from './concurrency-limiter';
-import type { EngineSentence, EngineSynthesisRequest, PhonemizedSentence } from '../piper-engine';
+import type {
+  EngineAudio,
+  EngineSentence,
+  EngineSynthesisRequest,
+  PhonemizedSentence,
+} from '../piper-engine';
 import type { JobOutcome } from './pool-api';
 import type { SchedulableRequest } from './sentence-scheduler';
 
@@ -242,4 +248,17 @@ export class SynthesisRun<V = unknown> implements SchedulableRequest {
     this.wake = undefined;
     wake?.();
   }
+}
+
+/** A run's sentences as one buffer; `startedAt`: when its plan was sent, if it was. */
+export function wholeAudio(
+  sentences: EngineSentence[],
+  startedAt: number | undefined,
+): EngineAudio {
+  return {
+    pcm: concatPcm(sentences.map((sentence) => sentence.pcm)),
+    sampleRate: sentences[0]?.sampleRate ?? 0,
+    sentenceCount: sentences.length,
+    synthesisMs: startedAt === undefined ? 0 : performance.now() - startedAt,
+  };
 }

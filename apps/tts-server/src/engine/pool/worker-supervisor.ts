@@ -118,6 +118,13 @@ export class WorkerSupervisor {
     return [...this.workers];
   }
 
+  /** Process ids of the live workers that were spawned. */
+  livePids(): number[] {
+    return this.live()
+      .map((worker) => worker.pid)
+      .filter((pid) => pid > 0);
+  }
+
   spawn(): PoolWorker {
     const { file, execArgv, env } = workerProcess();
     const threads = [this.options.intraOpThreads, this.options.idleIntraOpThreads];
