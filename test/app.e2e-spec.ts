@@ -308,6 +308,11 @@ describe('TTS server API', () => {
         'audio/ogg',
         'audio/flac',
         'audio/aac',
+        // Captions, the audio with its timestamps, and that streamed.
+        'text/vtt',
+        'application/x-subrip',
+        'application/json',
+        'text/event-stream',
       ]);
       expect(produced('/v1/audio/speech')).toEqual([
         'audio/mpeg',
