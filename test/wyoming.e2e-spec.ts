@@ -380,6 +380,30 @@ describeWithClient('Wyoming protocol (real wyoming client)', () => {
       expect(answer.events.map((event) => event.type)).toEqual(['error', 'pong']);
     });
 
+    it('a synthesize right after synthesize-stop is a request of its own, answered after the stream', async () => {
+      // The backwards-compatible synthesize comes before synthesize-stop and is the
+      // stream's; one after it is new, even while the stream's audio is still going out.
+      const answer = await rawExchange(
+        port,
+        Buffer.concat([
+          encodeEvent({ type: 'synthesize-start', data: {} }),
+          encodeEvent({ type: 'synthesize-chunk', data: { text: 'Hello there.' } }),
+          encodeEvent({ type: 'synthesize', data: { text: 'Hello there.' } }),
+          encodeEvent({ type: 'synthesize-stop', data: {} }),
+          encodeEvent({ type: 'synthesize', data: { text: 'A second request.' } }),
+        ]),
+        { untilEvents: 10_000, waitMs: 5000 },
+      );
+      const types = answer.events.map((event) => event.type).filter((t) => t !== 'audio-chunk');
+      expect(types).toEqual([
+        'audio-start',
+        'audio-stop',
+        'synthesize-stopped',
+        'audio-start',
+        'audio-stop',
+      ]);
+    });
+
     it('unknown events are ignored', async () => {
       const answer = await rawExchange(
         port,

@@ -62,7 +62,10 @@ export class WyomingConnection {
   private output: Promise<void> = Promise.resolve();
   /** Audio requests accepted and not yet answered. */
   private inFlight = 0;
+  /** The stream open for input: from its synthesize-start to its synthesize-stop. */
   private stream: StreamSession | undefined;
+  /** Streams whose synthesize-stop came and whose last events are not written yet. */
+  private stoppingStreams = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   /** Tasks on the output chain not yet done. */
   private queuedTasks = 0;
@@ -99,7 +102,7 @@ export class WyomingConnection {
 
   /** Something is being spoken or waits to be. */
   get busy(): boolean {
-    return this.inFlight > 0 || this.stream !== undefined;
+    return this.inFlight > 0 || this.stream !== undefined || this.stoppingStreams > 0;
   }
 
   /** Ends the connection once its answers in progress are written (graceful drain). */
@@ -206,13 +209,20 @@ export class WyomingConnection {
     if (session.target && !session.failed) {
       for (const piece of session.input.finish()) this.speakPiece(session, piece);
     }
+    // Its input is over now: a synthesize that follows is a request of its own (the
+    // backwards-compatible copy comes before synthesize-stop), answered after this one.
+    this.stream = undefined;
+    this.stoppingStreams++;
     this.enqueue(async () => {
-      if (session.target && !session.failed) {
-        if (!session.audioStarted) await this.sendAudioStart(session.target);
-        await this.sendEvent({ type: 'audio-stop', data: {} });
+      try {
+        if (session.target && !session.failed) {
+          if (!session.audioStarted) await this.sendAudioStart(session.target);
+          await this.sendEvent({ type: 'audio-stop', data: {} });
+        }
+        await this.sendEvent({ type: 'synthesize-stopped', data: {} });
+      } finally {
+        this.stoppingStreams--;
       }
-      await this.sendEvent({ type: 'synthesize-stopped', data: {} });
-      this.stream = undefined;
       session.settle(session.failed ? 'error' : 'ok');
       if (this.closing && !this.busy) this.close();
     });
