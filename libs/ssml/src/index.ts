@@ -3,11 +3,8 @@
  * This file is the library's only door.
  */
 export * from './ssml-errors';
+export { looksLikeSsml, parseSsml, speechText, speechTextOffset } from './ssml-parser';
 export {
-  looksLikeSsml,
-  parseSsml,
-  speechText,
-  speechTextOffset,
   SSML_LIMITS,
   type SsmlBreak,
   type SsmlDocument,
@@ -17,6 +14,6 @@ export {
   type SsmlSegment,
   type SsmlSpeech,
   type SsmlVoiceChoice,
-} from './ssml-parser';
+} from './ssml-document';
 export { SAY_AS_KINDS, sayAsText, type SayAsKind } from './say-as';
 export { BREAK_STRENGTH_SECONDS, MAX_BREAK_SECONDS, PARAGRAPH_PAUSE_SECONDS } from './ssml-values';

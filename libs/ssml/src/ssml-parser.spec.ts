@@ -1,12 +1,7 @@
 import { HOSTILE_DOCUMENTS } from './hostile-documents';
 import { SsmlSyntaxError, SsmlTooLargeError, SsmlUnsupportedError } from './ssml-errors';
-import {
-  looksLikeSsml,
-  parseSsml,
-  speechText,
-  speechTextOffset,
-  type SsmlSpeech,
-} from './ssml-parser';
+import type { SsmlSpeech } from './ssml-document';
+import { looksLikeSsml, parseSsml, speechText, speechTextOffset } from './ssml-parser';
 
 const parse = (markup: string, strict = true) =>
   parseSsml(markup, { maxMarkupLength: 100_000, strict });

@@ -25,6 +25,7 @@ import {
 } from './wyoming-frames';
 import { EngineStoppedError } from '../engine/engine.errors';
 import type { DrainHold } from '../engine/piper-engine';
+import { StreamSession } from './stream-session';
 import { StreamedInput, type InputPiece } from './streamed-input';
 import {
   WyomingEventError,
@@ -34,8 +35,6 @@ import {
 
 /** Samples per `audio-chunk`, as wyoming-piper sends them (about 46 ms at 22.05 kHz). */
 export const SAMPLES_PER_CHUNK = 1024;
-/** Sentences of a streamed input being synthesized ahead of the one being sent. */
-const STREAM_LOOKAHEAD = 2;
 /** Bytes a client may leave unread before the server waits for it to read. */
 const SOCKET_HIGH_WATER_BYTES = 256 * 1024;
 
@@ -443,55 +442,6 @@ export class WyomingConnection {
     this.socket.end();
     // A client that does not read or close its side does not hold the socket.
     setTimeout(() => this.socket.destroy(), 2000).unref();
-  }
-}
-
-/** One streamed input: its voice, its sentences, and the audio sent so far. */
-class StreamSession {
-  readonly lookahead = new Lookahead(STREAM_LOOKAHEAD);
-  audioStarted = false;
-  failed = false;
-  characters = 0;
-  audioSeconds = 0;
-  private resolveDone!: (result: {
-    outcome: string;
-    characters: number;
-    audioSeconds: number;
-  }) => void;
-  readonly done = new Promise<{ outcome: string; characters: number; audioSeconds: number }>(
-    (resolve) => (this.resolveDone = resolve),
-  );
-
-  constructor(
-    readonly target: SpeechTarget | undefined,
-    readonly input: StreamedInput,
-    /** Its sentences are spoken through a shutdown begun after it (PiperEngine.holdDrain). */
-    readonly drainHold: DrainHold | undefined,
-  ) {}
-
-  settle(outcome: string): void {
-    this.resolveDone({ outcome, characters: this.characters, audioSeconds: this.audioSeconds });
-  }
-}
-
-/** At most `permits` tasks started and not yet released, started in call order. */
-class Lookahead {
-  private waiting: (() => void)[] = [];
-
-  constructor(private permits: number) {}
-
-  run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.permits > 0) {
-      this.permits--;
-      return task();
-    }
-    return new Promise<void>((resolve) => this.waiting.push(resolve)).then(task);
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.permits++;
   }
 }
 

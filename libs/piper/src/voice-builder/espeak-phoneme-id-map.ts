@@ -9,7 +9,7 @@
  *
  * It is a constant rather than read from a reference config at run time because generated
  * voices must be buildable on any machine; the voice-builder spec compares it with the
- * piper1-gpl file where ../shared/peer-fixtures exists.
+ * piper1-gpl test voice's config on the machines that have it (docs/PIPER.md §2).
  */
 export const ESPEAK_PHONEME_ID_MAP: Readonly<Record<string, readonly number[]>> = Object.freeze({
   '0': [130],

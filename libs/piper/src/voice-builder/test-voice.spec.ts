@@ -263,7 +263,8 @@ const PEER_CONFIG = join(
 );
 
 describe('ESPEAK_PHONEME_ID_MAP', () => {
-  // ../shared exists on the project's CI and development machines only (see its README).
+  // The piper1-gpl fixture is on the project's CI and development machines only (beside the
+  // repository); a user's clone skips this check.
   (existsSync(PEER_CONFIG) ? it : it.skip)(
     'equals the phoneme_id_map of the piper1-gpl test voice (skipped where ../shared is absent)',
     async () => {
